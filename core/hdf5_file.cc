@@ -1,0 +1,398 @@
+#include "core/hdf5_file.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+
+#include "core/error.h"
+
+namespace pelab::h5 {
+
+namespace fs = std::filesystem;
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+void Handle::reset() {
+  if (id_ >= 0 && close_) close_(id_);
+  id_ = H5I_INVALID_HID;
+}
+
+template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <> hid_t native_type<float>() { return H5T_NATIVE_FLOAT; }
+template <> hid_t native_type<int64_t>() { return H5T_NATIVE_INT64; }
+template <> hid_t native_type<int32_t>() { return H5T_NATIVE_INT32; }
+template <> hid_t native_type<uint8_t>() { return H5T_NATIVE_UINT8; }
+template <> hid_t native_type<uint16_t>() { return H5T_NATIVE_UINT16; }
+template <> hid_t native_type<uint32_t>() { return H5T_NATIVE_UINT32; }
+template <> hid_t native_type<uint64_t>() { return H5T_NATIVE_UINT64; }
+
+void silence_library_errors() {
+  static std::once_flag once;
+  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+void check_writable_target(const std::string& path, const std::string& option) {
+  PELAB_CHECK(!path.empty(), option << " is empty", "give a file name, e.g. " << option << " result.h5");
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  PELAB_CHECK(fs::is_directory(dir, ec), "cannot write " << option << " '" << path << "': folder '" << dir.string() << "' does not exist",
+              "create the folder first or choose another path");
+  PELAB_CHECK(access(dir.c_str(), W_OK) == 0, "cannot write " << option << " '" << path << "': folder '" << dir.string() << "' is not writable",
+              "choose a path in a folder you can write to");
+  PELAB_CHECK(!fs::is_directory(path, ec), "cannot write " << option << " '" << path << "': it is a folder", "give a file name");
+}
+
+void Group::fail(const std::string& what, const std::string& name) const {
+  throw Error("HDF5: cannot " + what + " '" + child_path(name) + "' in " + file_,
+              "the file may be damaged, or not a pelab result file");
+}
+
+std::string Group::child_path(const std::string& name) const {
+  if (name.empty()) return path_;
+  return path_ == "/" ? "/" + name : path_ + "/" + name;
+}
+
+Group Group::create_group(const std::string& name) {
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  // Track creation order so h5py lists variants in the order they were written.
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  hid_t g = H5Gcreate2(h_.get(), name.c_str(), lcpl.get(), gcpl.get(), H5P_DEFAULT);
+  if (g < 0) fail("create group", name);
+  return Group(Handle(g, H5Gclose), child_path(name), file_);
+}
+
+Group Group::open_group(const std::string& name) const {
+  if (!has(name)) throw Error("HDF5: " + file_ + " has no group '" + child_path(name) + "'", "is this the right file?");
+  hid_t g = H5Gopen2(h_.get(), name.c_str(), H5P_DEFAULT);
+  if (g < 0) fail("open group", name);
+  return Group(Handle(g, H5Gclose), child_path(name), file_);
+}
+
+Group Group::require_group(const std::string& name) { return has(name) ? open_group(name) : create_group(name); }
+
+bool Group::has(const std::string& name) const {
+  // Check each path component: H5Lexists fails on a missing intermediate.
+  std::string prefix;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t slash = name.find('/', start);
+    std::string part = name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    prefix += (prefix.empty() ? "" : "/") + part;
+    if (H5Lexists(h_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return true;
+}
+
+std::vector<std::string> Group::children() const {
+  std::vector<std::string> names;
+  auto cb = [](hid_t, const char* n, const H5L_info_t*, void* op) -> herr_t {
+    static_cast<std::vector<std::string>*>(op)->push_back(n);
+    return 0;
+  };
+  if (H5Literate(h_.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names) < 0) fail("list members of", "");
+  return names;
+}
+
+namespace {
+
+// Chunk shape: the dataset's shape with the largest dimension halved until a
+// chunk holds at most 64 Ki elements (256-512 KB): big enough for gzip to work,
+// small enough that h5py reading a slice does not inflate the whole dataset.
+std::vector<hsize_t> chunk_shape(const std::vector<hsize_t>& dims) {
+  std::vector<hsize_t> c = dims;
+  for (auto& x : c) x = std::max<hsize_t>(x, 1);
+  auto total = [&] {
+    hsize_t t = 1;
+    for (auto x : c) t *= x;
+    return t;
+  };
+  while (total() > (1u << 16)) {
+    auto it = std::max_element(c.begin(), c.end());
+    *it = (*it + 1) / 2;
+  }
+  return c;
+}
+
+}  // namespace
+
+template <typename T>
+void Group::write(const std::string& name, const T* data, const std::vector<uint64_t>& dims_in) {
+  std::vector<hsize_t> dims(dims_in.begin(), dims_in.end());
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  if (has(name)) H5Ldelete(h_.get(), name.c_str(), H5P_DEFAULT);
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (total > 0) {
+    auto chunk = chunk_shape(dims);
+    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    H5Pset_shuffle(dcpl.get());
+    H5Pset_deflate(dcpl.get(), 4);
+  }
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  Handle ds(H5Dcreate2(h_.get(), name.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) fail("create dataset", name);
+  if (total > 0 && H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) fail("write dataset", name);
+}
+
+std::vector<uint64_t> Group::shape(const std::string& name) const {
+  if (!has(name)) throw Error("HDF5: " + file_ + " has no dataset '" + child_path(name) + "'", "is this the right file?");
+  Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) fail("open dataset", name);
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) fail("read the shape of", name);
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return std::vector<uint64_t>(dims.begin(), dims.end());
+}
+
+template <typename T>
+std::vector<T> Group::read(const std::string& name, std::vector<uint64_t>* dims_out) const {
+  auto dims = shape(name);
+  uint64_t total = 1;
+  for (auto d : dims) total *= d;
+  std::vector<T> out(total);
+  Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (total > 0 && H5Dread(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    fail("read dataset", name);
+  if (dims_out) *dims_out = dims;
+  return out;
+}
+
+template <typename T>
+void Group::append(const std::string& name, const T* data, uint64_t n) {
+  if (!has(name)) {
+    hsize_t zero = 0, unlimited = H5S_UNLIMITED, chunk = 1024;
+    Handle space(H5Screate_simple(1, &zero, &unlimited), H5Sclose);
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    H5Pset_chunk(dcpl.get(), 1, &chunk);
+    H5Pset_deflate(dcpl.get(), 4);
+    Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl.get(), 1);
+    Handle ds(H5Dcreate2(h_.get(), name.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT), H5Dclose);
+    if (!ds.valid()) fail("create appendable dataset", name);
+  }
+  if (n == 0) return;
+  Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) fail("open dataset", name);
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  if (H5Sget_simple_extent_ndims(space.get()) != 1) fail("append to (not 1-D)", name);
+  hsize_t old = 0;
+  H5Sget_simple_extent_dims(space.get(), &old, nullptr);
+  hsize_t grown = old + n;
+  if (H5Dset_extent(ds.get(), &grown) < 0) fail("extend dataset", name);
+  Handle fspace(H5Dget_space(ds.get()), H5Sclose);
+  hsize_t count = n;
+  H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &old, nullptr, &count, nullptr);
+  Handle mspace(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  if (H5Dwrite(ds.get(), native_type<T>(), mspace.get(), fspace.get(), H5P_DEFAULT, data) < 0) fail("append to dataset", name);
+}
+
+#define PELAB_H5_INSTANTIATE(T)                                                                 \
+  template void Group::write<T>(const std::string&, const T*, const std::vector<uint64_t>&);   \
+  template std::vector<T> Group::read<T>(const std::string&, std::vector<uint64_t>*) const;     \
+  template void Group::append<T>(const std::string&, const T*, uint64_t);
+PELAB_H5_INSTANTIATE(double)
+PELAB_H5_INSTANTIATE(float)
+PELAB_H5_INSTANTIATE(int64_t)
+PELAB_H5_INSTANTIATE(int32_t)
+PELAB_H5_INSTANTIATE(uint8_t)
+PELAB_H5_INSTANTIATE(uint16_t)
+PELAB_H5_INSTANTIATE(uint32_t)
+PELAB_H5_INSTANTIATE(uint64_t)
+#undef PELAB_H5_INSTANTIATE
+
+// ---- attributes -------------------------------------------------------------
+
+Handle Group::open_attr_for_write(const std::string& name, hid_t type, hid_t space) {
+  if (H5Aexists(h_.get(), name.c_str()) > 0) H5Adelete(h_.get(), name.c_str());
+  Handle a(H5Acreate2(h_.get(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!a.valid()) fail("create attribute '" + name + "' on", "");
+  return a;
+}
+
+void Group::set_attr(const std::string& name, const std::string& value) {
+  // Variable-length UTF-8 strings: h5py returns them as str, not bytes.
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a = open_attr_for_write(name, type.get(), space.get());
+  const char* p = value.c_str();
+  if (H5Awrite(a.get(), type.get(), &p) < 0) fail("write attribute '" + name + "' on", "");
+}
+
+void Group::set_attr(const std::string& name, double value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a = open_attr_for_write(name, H5T_NATIVE_DOUBLE, space.get());
+  if (H5Awrite(a.get(), H5T_NATIVE_DOUBLE, &value) < 0) fail("write attribute '" + name + "' on", "");
+}
+
+void Group::set_attr(const std::string& name, int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a = open_attr_for_write(name, H5T_NATIVE_INT64, space.get());
+  if (H5Awrite(a.get(), H5T_NATIVE_INT64, &value) < 0) fail("write attribute '" + name + "' on", "");
+}
+
+void Group::set_attr(const std::string& name, const std::vector<double>& value) {
+  hsize_t n = value.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle a = open_attr_for_write(name, H5T_NATIVE_DOUBLE, space.get());
+  if (n && H5Awrite(a.get(), H5T_NATIVE_DOUBLE, value.data()) < 0) fail("write attribute '" + name + "' on", "");
+}
+
+void Group::set_attr(const std::string& name, const std::vector<int64_t>& value) {
+  hsize_t n = value.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle a = open_attr_for_write(name, H5T_NATIVE_INT64, space.get());
+  if (n && H5Awrite(a.get(), H5T_NATIVE_INT64, value.data()) < 0) fail("write attribute '" + name + "' on", "");
+}
+
+bool Group::has_attr(const std::string& name) const { return H5Aexists(h_.get(), name.c_str()) > 0; }
+
+namespace {
+Handle open_attr(const Group& g, const std::string& name, const std::string& file) {
+  if (!g.has_attr(name))
+    throw Error("HDF5: " + file + " has no attribute '" + name + "' on '" + g.path() + "'", "is this the right file?");
+  return Handle(H5Aopen(g.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+}
+}  // namespace
+
+std::string Group::attr_string(const std::string& name) const {
+  Handle a = open_attr(*this, name, file_);
+  Handle ftype(H5Aget_type(a.get()), H5Tclose);
+  if (H5Tget_class(ftype.get()) != H5T_STRING) fail("read string attribute '" + name + "' of", "");
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    char* p = nullptr;
+    if (H5Aread(a.get(), mtype.get(), &p) < 0) fail("read attribute '" + name + "' of", "");
+    std::string s = p ? p : "";
+    H5free_memory(p);
+    return s;
+  }
+  size_t n = H5Tget_size(ftype.get());
+  std::string s(n, '\0');
+  if (H5Aread(a.get(), ftype.get(), s.data()) < 0) fail("read attribute '" + name + "' of", "");
+  s.erase(std::find(s.begin(), s.end(), '\0'), s.end());
+  return s;
+}
+
+double Group::attr_double(const std::string& name) const {
+  Handle a = open_attr(*this, name, file_);
+  double v = 0;
+  if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) fail("read attribute '" + name + "' of", "");
+  return v;
+}
+
+int64_t Group::attr_int(const std::string& name) const {
+  Handle a = open_attr(*this, name, file_);
+  int64_t v = 0;
+  if (H5Aread(a.get(), H5T_NATIVE_INT64, &v) < 0) fail("read attribute '" + name + "' of", "");
+  return v;
+}
+
+std::vector<double> Group::attr_doubles(const std::string& name) const {
+  Handle a = open_attr(*this, name, file_);
+  Handle space(H5Aget_space(a.get()), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<double> v(std::max<hssize_t>(n, 0));
+  if (n > 0 && H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()) < 0) fail("read attribute '" + name + "' of", "");
+  return v;
+}
+
+// ---- files ------------------------------------------------------------------
+
+File File::create(const std::string& path) {
+  silence_library_errors();
+  check_writable_target(path, "output");
+  File f;
+  f.final_ = path;
+  f.temp_ = path + ".tmp-" + std::to_string(getpid());
+  // Link creation order on the root too, so top-level groups keep write order.
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  hid_t id = H5Fcreate(f.temp_.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT);
+  if (id < 0) {
+    std::remove(f.temp_.c_str());
+    throw Error("cannot create HDF5 file '" + path + "'", "check the path and the free disk space");
+  }
+  f.h_ = Handle(id, H5Fclose);
+  f.path_ = "/";
+  f.file_ = path;
+  return f;
+}
+
+File File::open_read(const std::string& path) {
+  silence_library_errors();
+  std::error_code ec;
+  PELAB_CHECK(fs::exists(path, ec), "file '" << path << "' does not exist", "check the path");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  PELAB_CHECK(id >= 0, "cannot open '" << path << "' as HDF5: the file is truncated, corrupt or not HDF5",
+              "regenerate it, or pass a file that pelab wrote");
+  File f;
+  f.h_ = Handle(id, H5Fclose);
+  f.path_ = "/";
+  f.file_ = path;
+  return f;
+}
+
+File::File(File&& o) noexcept : Group(std::move(o)), final_(std::move(o.final_)), temp_(std::move(o.temp_)) {
+  o.final_.clear();
+  o.temp_.clear();
+}
+
+File& File::operator=(File&& o) noexcept {
+  if (this != &o) {
+    bool uncommitted = h_.valid() && !temp_.empty();
+    h_.reset();
+    if (uncommitted) std::remove(temp_.c_str());
+    Group::operator=(std::move(o));
+    final_ = std::move(o.final_);
+    temp_ = std::move(o.temp_);
+    o.final_.clear();
+    o.temp_.clear();
+  }
+  return *this;
+}
+
+File::~File() {
+  bool uncommitted = h_.valid() && !temp_.empty();
+  h_.reset();
+  if (uncommitted) std::remove(temp_.c_str());  // never leave a partial file behind
+}
+
+void File::commit() {
+  PELAB_CHECK(h_.valid() && !temp_.empty(), "HDF5: commit() on a file not opened for writing", "this is a bug in pelab");
+  if (H5Fflush(h_.get(), H5F_SCOPE_GLOBAL) < 0) fail("flush", "");
+  h_.reset();
+  std::error_code ec;
+  fs::rename(temp_, final_, ec);
+  if (ec) {
+    std::string msg = "cannot rename '" + temp_ + "' to '" + final_ + "': " + ec.message();
+    std::remove(temp_.c_str());
+    temp_.clear();
+    throw Error(msg, "check the folder's permissions");
+  }
+  temp_.clear();
+}
+
+}  // namespace pelab::h5

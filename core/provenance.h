@@ -1,0 +1,27 @@
+// Provenance attributes written on every result group (DESIGN.md "Results"):
+// what wrote the numbers, from which code and with which resolved options.
+#pragma once
+
+#include <string>
+
+#include "core/hdf5_file.h"
+
+namespace pelab {
+
+// Bumped whenever a name or meaning in docs/hdf5-schema.md changes.
+inline constexpr int64_t kSchemaVersion = 1;
+
+struct Provenance {
+  std::string command;       // subcommand, e.g. "decay"
+  std::string command_line;  // argv joined with spaces
+  std::string config_ini;    // every option after defaults, file and command line, as INI text
+};
+
+// Writes schema_version, pelab_version, git_revision, created_utc, command,
+// command_line and config_ini as attributes of `g`.
+void write_provenance(h5::Group& g, const Provenance& p);
+
+// "2026-11-30T02:53:31Z"
+std::string utc_timestamp();
+
+}  // namespace pelab

@@ -1,0 +1,60 @@
+#include "encodings/rope.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace pelab {
+
+std::vector<double> rope_inv_freq_table(const RopeParams& p, long L_cur) {
+  std::vector<double> t(p.dim / 2);
+  for (int k = 0; k < p.dim / 2; ++k) t[k] = rope_inv_freq(p, k, L_cur);
+  return t;
+}
+
+std::vector<double> xpos_zeta_table(int dim, double gamma) {
+  std::vector<double> t(dim / 2);
+  for (int k = 0; k < dim / 2; ++k) t[k] = xpos_zeta(k, dim, gamma);
+  return t;
+}
+
+namespace {
+
+template <typename T>
+void rope_apply(const RopeApplyParams<T>& p, int direction) {
+  PELAB_CHECK(p.rot_dim % 2 == 0 && p.rot_dim <= p.head_dim && p.rot_dim > 0,
+              "rotary dims must be even and at most the head dim, got " << p.rot_dim << " of " << p.head_dim,
+              "use an even head dim");
+  const int half = p.rot_dim / 2;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < p.rows; ++r) {
+    const double pos = p.positions[r];
+    for (int k = 0; k < half; ++k) {
+      // Angles in double: pos·θ loses digits in fp32 at long positions (flash-attn rotary).
+      const double angle = pos * p.inv_freq[k];
+      double scale = p.mscale;
+      if (p.xpos_zeta) scale *= xpos_scale(p.xpos_zeta[k], pos, p.xpos_centre, p.xpos_scale_base, p.xpos_sign);
+      const T c = static_cast<T>(std::cos(angle) * scale);
+      const T s = static_cast<T>(direction * std::sin(angle) * scale);
+      int i0, i1;
+      rope_pair(p.layout, k, p.rot_dim, &i0, &i1);
+      T* row = p.x + r * p.row_stride;
+      for (int h = 0; h < p.heads; ++h) {
+        T* x = row + h * p.head_stride;
+        rope_rotate(&x[i0], &x[i1], c, s);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T> void rope_forward(const RopeApplyParams<T>& p) { rope_apply(p, +1); }
+template <typename T> void rope_backward(const RopeApplyParams<T>& p) { rope_apply(p, -1); }
+
+template void rope_forward<float>(const RopeApplyParams<float>&);
+template void rope_forward<double>(const RopeApplyParams<double>&);
+template void rope_backward<float>(const RopeApplyParams<float>&);
+template void rope_backward<double>(const RopeApplyParams<double>&);
+
+}  // namespace pelab
