@@ -283,6 +283,7 @@ std::string Group::attr_string(const std::string& name) const {
   if (H5Tis_variable_str(ftype.get()) > 0) {
     Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));  // HDF5 1.10 will not convert between csets
     char* p = nullptr;
     if (H5Aread(a.get(), mtype.get(), &p) < 0) fail("read attribute '" + name + "' of", "");
     std::string s = p ? p : "";

@@ -161,7 +161,6 @@ std::string command_help(const Command& c) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
   if (args.size() < 2) {
-    print_top_help(stderr);
     return print_error("no subcommand given; run 'pelab help' to list them");
   }
   const std::string name = args[1];

@@ -1,0 +1,42 @@
+// Runs the pelab binary as a user would and captures what it printed.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace pelab::testing {
+
+struct RunResult {
+  int rc = -1;
+  std::string out, err;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `args` is a shell fragment appended to the binary path; runs inside `dir`.
+inline RunResult run_pelab(const std::string& args, const std::filesystem::path& dir) {
+  const auto out = dir / ".stdout", err = dir / ".stderr";
+  const std::string cmd = "cd '" + dir.string() + "' && '" PELAB_BINARY "' " + args + " > '" + out.string() + "' 2> '" +
+                          err.string() + "' < /dev/null";
+  int status = std::system(cmd.c_str());
+  RunResult r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
+  return r;
+}
+
+}  // namespace pelab::testing
