@@ -10,12 +10,15 @@ OscillationIndex oscillation_index(const double* s, int64_t start, int64_t end) 
   o.start = start;
   o.end = end;
   double lo = s[start], hi = s[start], tv = 0.0;
+  int64_t negative = 0;
   for (int64_t n = start; n <= end; ++n) {
+    negative += s[n] < 0;
     lo = std::min(lo, s[n]);
     hi = std::max(hi, s[n]);
     if (n < end) tv += std::fabs(s[n + 1] - s[n]);
     if (o.first_nonpositive < 0 && s[n] <= 0) o.first_nonpositive = n;
   }
+  o.negative_fraction = static_cast<double>(negative) / static_cast<double>(end - start + 1);
   const double range = hi - lo;
   if (range <= 0) return o;
   o.normalized_tv = tv / range;

@@ -17,6 +17,11 @@ struct OscillationIndex {
   int64_t sign_changes = 0;
   // The first n in the range with s[n] <= 0, or -1 if the curve stays positive.
   int64_t first_nonpositive = -1;
+  // Fraction of the range's distances with s[n] < 0: how often a key at that
+  // distance scores below an unrelated (zero-score) key. Unlike TV it ignores
+  // the fast ripple that every RoPE base shares, and separates base 10,000
+  // (about half of [0, 32768] negative at d = 128) from 500,000.
+  double negative_fraction = 0.0;
 };
 
 // s holds at least end+1 values; 0 <= start <= end.

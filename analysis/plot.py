@@ -13,7 +13,6 @@ Errors end with one line "plot.py: error: ..." on stderr and exit status 1.
 """
 
 import argparse
-import math
 import os
 import sys
 import tempfile
@@ -225,7 +224,7 @@ def variant_legend(v, head_dim):
         if scaling != "none":
             parts.append(f"{scaling} s={fmt_num(v.a('factor', 1))}")
             ol = v.a("original_length", 0)
-            if ol:
+            if ol and scaling not in ("linear", "ntk"):  # the others read L (as the label does)
                 parts.append(f"L={ol}")
         eff = v.a("effective_base")
         if eff is not None and float(eff) != float(v.a("base", eff)):
@@ -269,7 +268,9 @@ def plot_decay(path, out):
     head_dim = meta.get("head_dim", "?")
     max_distance = meta.get("max_distance", None)
 
-    one_d = [v for v in variants if "allones_score" in v.data and v.data["allones_score"].ndim == 1]
+    # Per-head score-bias curves go to the bias panel, even with one head.
+    one_d = [v for v in variants if "allones_score" in v.data and v.family != "score_bias"
+             and v.data["allones_score"].ndim == 1]
     rope = [v for v in variants if "rope_bound" in v.data]
     biased = [v for v in variants if "bias" in v.data]
     t5 = [v for v in variants if "bucket" in v.data]
@@ -321,7 +322,8 @@ def plot_decay(path, out):
         ax = axes["allones"]
         for v in one_d:
             x, y = curve(v, v.data["allones_score"])
-            ax.plot(x, y, lw=0.7, color=color_of[v.name], label=variant_legend(v, head_dim))
+            ax.plot(x, y, lw=0.7, color=color_of[v.name], label=variant_legend(v, head_dim),
+                    marker="." if len(x) <= 64 else None)
         ax.axhline(0.0, color="black", lw=0.9, ls="--", zorder=0, label="y = 0")
         log_x(ax)
         ax.set_ylabel("all-ones score q·k/√d")
@@ -340,7 +342,8 @@ def plot_decay(path, out):
             v = group[0]
             x, y = curve(v, v.data["rope_bound"])
             names = " = ".join(w.label for w in group)
-            ax.plot(x, y, lw=0.7, color=color_of[v.name], label=f"{names} (d={v.a('head_dim', head_dim)})")
+            ax.plot(x, y, lw=0.7, color=color_of[v.name], label=f"{names} (d={v.a('head_dim', head_dim)})",
+                    marker="." if len(x) <= 64 else None)
         log_x(ax)
         ax.set_ylabel("bound (1/(d/2))·Σ_m |S_m|")
         ax.set_title(f"({next(letters)}) RoFormer long-term decay bound, RoPE family")
@@ -361,7 +364,7 @@ def plot_decay(path, out):
                 x, y = curve(v, bias[h])
                 c = cmap(0.1 + 0.8 * (h / max(1, heads - 1))) if not same else color_of[v.name]
                 ax.plot(x, y, lw=1.0, ls=styles[vi % len(styles)], color=c,
-                        label=head_legend(v, h, heads if same else 0))
+                        label=head_legend(v, h, heads if same else 0), marker="." if len(x) <= 64 else None)
                 n_lines += 1
         log_x(ax)
         ax.set_yscale("symlog", linthresh=1.0)

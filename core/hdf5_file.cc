@@ -322,6 +322,17 @@ std::vector<double> Group::attr_doubles(const std::string& name) const {
 
 // ---- files ------------------------------------------------------------------
 
+namespace {
+// Closing the file closes every object still open in it, so commit() really
+// releases the file (and its lock) even if a Group handle is still alive: the
+// plot script opens the file right after.
+Handle strong_close_fapl() {
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+  return fapl;
+}
+}  // namespace
+
 File File::create(const std::string& path) {
   silence_library_errors();
   check_writable_target(path, "output");
@@ -331,7 +342,7 @@ File File::create(const std::string& path) {
   // Link creation order on the root too, so top-level groups keep write order.
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
   H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-  hid_t id = H5Fcreate(f.temp_.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT);
+  hid_t id = H5Fcreate(f.temp_.c_str(), H5F_ACC_TRUNC, fcpl.get(), strong_close_fapl().get());
   if (id < 0) {
     std::remove(f.temp_.c_str());
     throw Error("cannot create HDF5 file '" + path + "'", "check the path and the free disk space");
@@ -346,7 +357,7 @@ File File::open_read(const std::string& path) {
   silence_library_errors();
   std::error_code ec;
   PELAB_CHECK(fs::exists(path, ec), "file '" << path << "' does not exist", "check the path");
-  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, strong_close_fapl().get());
   PELAB_CHECK(id >= 0, "cannot open '" << path << "' as HDF5: the file is truncated, corrupt or not HDF5",
               "regenerate it, or pass a file that pelab wrote");
   File f;

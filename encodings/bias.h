@@ -15,7 +15,7 @@ std::vector<double> alibi_slopes(int heads);
 
 // Learned bias parameters of one attention layer, flat, with their shapes:
 //   t5:     table (heads, num_buckets)
-//   kerple: a, b, p (heads) each, stored as rows of a (3, heads) block
+//   kerple: (heads, 3): a, b, p of each head
 // Empty for ALiBi and for non-bias encodings.
 struct BiasParamShape {
   std::vector<int64_t> dims;  // e.g. {heads, num_buckets}
@@ -28,7 +28,7 @@ BiasParamShape bias_param_shape(const PeSpec& spec, int heads);
 // kernels use the functors directly.
 double bias_value(const PeSpec& spec, const std::vector<double>& slopes, const float* params, int heads, int h, long n);
 
-// KERPLE parameters from a spec as the (3, heads) block bias_value expects.
+// KERPLE parameters from a spec as the (heads, 3) block bias_value expects.
 std::vector<float> kerple_params_from_spec(const KerpleParams& k, int heads);
 
 }  // namespace pelab

@@ -79,6 +79,28 @@ PELAB_HD inline double kerple_bias(KerpleKind kind, double r, double a, double b
   return kind == KerpleKind::LOG ? -b * log1p(a * rp) : -a * rp;
 }
 
+// ∂bias/∂(a, b, p) at distance r, for learned-parameter gradients. At r = 0
+// the bias is 0 for every (a, b, p): all derivatives are 0 (r^p·ln r -> 0).
+PELAB_HD inline void kerple_bias_grad(KerpleKind kind, double r, double a, double b, double p, double* da, double* db,
+                                      double* dp) {
+  r = fabs(r);
+  if (r == 0.0) {
+    *da = *db = *dp = 0.0;
+    return;
+  }
+  const double rp = pow(r, p), lr = log(r);
+  if (kind == KerpleKind::LOG) {
+    const double u = 1.0 + a * rp;
+    *da = -b * rp / u;
+    *db = -log(u);
+    *dp = -b * a * rp * lr / u;
+  } else {
+    *da = -rp;
+    *db = 0.0;
+    *dp = -a * rp * lr;
+  }
+}
+
 struct KerpleBias {
   KerpleKind kind;
   float a, b, p;

@@ -58,7 +58,8 @@ DecayCurves decay_curves(const PeSpec& spec, int head_dim, int heads, int64_t N)
 #pragma omp parallel for schedule(static)
       for (int64_t n = 0; n < len; ++n) {
         c.allones[n] = spec.kind == PeKind::XPOS
-                           ? xpos_allones_score(c.inv_freq, c.xpos_zeta, head_dim, spec.xpos.scale_base, n)
+                           ? c.attention_scale * c.attention_scale *
+                                 xpos_allones_score(c.inv_freq, c.xpos_zeta, head_dim, spec.xpos.scale_base, n)
                            : rope_allones_score(c.inv_freq, head_dim, c.attention_scale, n);
         c.rope_bound[n] = rope_bound(c.inv_freq, n);
       }
@@ -82,7 +83,12 @@ DecayCurves decay_curves(const PeSpec& spec, int head_dim, int heads, int64_t N)
       const double content = std::sqrt(static_cast<double>(head_dim));  // all-ones q·k/√d = √d
       for (int h = 0; h < heads; ++h)
         for (int64_t n = 0; n < len; ++n) {
-          const double b = bias_value(spec, c.slopes, params.data(), heads, h, n);
+          const double b = spec.kind == PeKind::ALIBI
+                               ? -c.slopes[h] * spec.alibi_distance_scale * static_cast<double>(n)
+                               : kerple_bias(spec.kerple.kind, static_cast<double>(n),
+                                             spec.kerple.a.size() == 1 ? spec.kerple.a[0] : spec.kerple.a[h],
+                                             spec.kerple.b.size() == 1 ? spec.kerple.b[0] : spec.kerple.b[h],
+                                             spec.kerple.p.size() == 1 ? spec.kerple.p[0] : spec.kerple.p[h]);
           c.bias[h * len + n] = b;
           c.allones[h * len + n] = content + b;
         }

@@ -77,24 +77,27 @@ void write_spec_attrs(h5::Group& g, const PeSpec& s, int head_dim, int heads, in
 
 // Oscillation index of each row of a (rows, N+1) curve: scalars for one row,
 // arrays of `rows` values otherwise.
-void write_oscillation(h5::Group& g, const std::vector<double>& curve, int rows, int64_t N) {
-  std::vector<double> tv;
+void write_oscillation(h5::Group& g, const std::vector<double>& curve, int rows, int64_t N, bool per_head) {
+  std::vector<double> tv, negative;
   std::vector<int64_t> changes, first;
   for (int r = 0; r < rows; ++r) {
     OscillationIndex o = oscillation_index(curve.data() + r * (N + 1), 0, N);
     tv.push_back(o.normalized_tv);
     changes.push_back(o.sign_changes);
     first.push_back(o.first_nonpositive);
+    negative.push_back(o.negative_fraction);
   }
   g.set_attr("oscillation_range", std::vector<int64_t>{0, N});
-  if (rows == 1) {
+  if (!per_head) {
     g.set_attr("oscillation_tv", tv[0]);
     g.set_attr("oscillation_sign_changes", changes[0]);
     g.set_attr("first_nonpositive_distance", first[0]);
+    g.set_attr("negative_fraction", negative[0]);
   } else {
     g.set_attr("oscillation_tv", tv);
     g.set_attr("oscillation_sign_changes", changes);
     g.set_attr("first_nonpositive_distance", first);
+    g.set_attr("negative_fraction", negative);
   }
 }
 
@@ -102,9 +105,10 @@ void write_curves(h5::Group& g, const DecayCurves& c, int heads, int64_t N) {
   const uint64_t len = N + 1;
   g.write("distance", c.distance);
   if (!c.allones.empty()) {
-    if (c.allones_rows == 1) g.write("allones_score", c.allones);
+    const bool per_head = !c.bias.empty();  // score biases: (H, N+1) even for H = 1
+    if (!per_head) g.write("allones_score", c.allones);
     else g.write("allones_score", c.allones.data(), {static_cast<uint64_t>(c.allones_rows), len});
-    write_oscillation(g, c.allones, c.allones_rows, N);
+    write_oscillation(g, c.allones, c.allones_rows, N, per_head);
   }
   if (!c.rope_bound.empty()) g.write("rope_bound", c.rope_bound);
   if (!c.inv_freq.empty()) {
@@ -181,6 +185,7 @@ int run_decay(Context& ctx) {
 
   h5::File f = h5::File::create(out);
   write_provenance(f, {"decay", ctx.command_line(), ctx.resolved_ini()});
+  {
   h5::Group root = f.create_group("decay");
   root.set_attr("head_dim", static_cast<int64_t>(head_dim));
   root.set_attr("heads", static_cast<int64_t>(heads));
@@ -194,6 +199,7 @@ int run_decay(Context& ctx) {
     h5::Group g = root.create_group(specs[v].label());
     write_spec_attrs(g, specs[v], static_cast<int>(head_dim), static_cast<int>(heads), N);
     write_curves(g, curves[v], static_cast<int>(heads), N);
+  }
   }
   f.commit();
 

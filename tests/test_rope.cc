@@ -249,8 +249,10 @@ TEST(Rope, StridedInputsAreHonoured) {
           content[at] = true;
           EXPECT_EQ(strided[at], dense[(r * heads + h) * d + i]) << "r " << r << " h " << h << " i " << i;
         }
-    for (size_t i = 0; i < strided.size(); ++i)
-      if (!content[i]) EXPECT_EQ(strided[i], kPad) << "padding at " << i;
+    for (size_t i = 0; i < strided.size(); ++i) {
+      if (content[i]) continue;
+      EXPECT_EQ(strided[i], kPad) << "padding at " << i;
+    }
   }
 }
 
