@@ -23,17 +23,18 @@ inline bool attn_visible(bool causal, int64_t qpos, int64_t kpos) { return !caus
 // Adds d(loss)/d(bias value) = g at distance (qpos - kpos) of head h into the
 // learned table's gradient: T5 into the bucket's entry, KERPLE through the
 // kernel's derivatives. Shared by naive and flash so both use one chain rule.
-inline void attn_bias_param_grad(const AttnBiasParams& b, int h, double distance, double g, float* dbias) {
+template <typename Acc>
+inline void attn_bias_param_grad(const AttnBiasParams& b, int h, double distance, double g, Acc* dbias) {
   if (b.kind == AttnBias::T5) {
     dbias[static_cast<int64_t>(h) * b.t5_buckets +
-          t5_bucket(static_cast<long>(distance), b.t5_bidirectional, b.t5_buckets, b.t5_max_distance)] += static_cast<float>(g);
+          t5_bucket(static_cast<long>(distance), b.t5_bidirectional, b.t5_buckets, b.t5_max_distance)] += static_cast<Acc>(g);
   } else if (b.kind == AttnBias::KERPLE) {
     const float* abp = b.table + 3LL * h;
     double da, db, dp;
     kerple_bias_grad(b.kerple_kind, distance, abp[0], abp[1], abp[2], &da, &db, &dp);
-    dbias[3LL * h] += static_cast<float>(g * da);
-    dbias[3LL * h + 1] += static_cast<float>(g * db);
-    dbias[3LL * h + 2] += static_cast<float>(g * dp);
+    dbias[3LL * h] += static_cast<Acc>(g * da);
+    dbias[3LL * h + 1] += static_cast<Acc>(g * db);
+    dbias[3LL * h + 2] += static_cast<Acc>(g * dp);
   }
 }
 

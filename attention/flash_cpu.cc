@@ -35,6 +35,11 @@ constexpr int kBK = 128;
 
 int num_blocks(int n, int b) { return (n + b - 1) / b; }
 
+// rows (n, D) with row stride rs -> dst (n, D) contiguous.
+inline void copy_rows(const float* src, int64_t rs, int n, int D, float* dst) {
+  for (int r = 0; r < n; ++r) std::memcpy(dst + static_cast<int64_t>(r) * D, src + r * rs, sizeof(float) * D);
+}
+
 // K (n rows of D, row stride ks) -> out[kb][d][t] = K[kb·kBK + t][d], zero-padded to whole blocks.
 // S = Q·Kᵀ then reads contiguous rows of packed K as the GEMM's B operand.
 void pack_transposed(const float* K, int64_t ks, int n, int D, float* out) {
@@ -131,18 +136,36 @@ std::vector<float> pack_all_transposed(const AttentionParams<float>& p, const fl
   return packed;
 }
 
+// V (or K) of every head as contiguous zero-padded blocks (kBK, D): rows of a
+// block sit D floats apart instead of H·D, which at H·D = 1024 is 4 KB, the
+// L1 aliasing stride (every row would land in the same cache sets).
+std::vector<float> pack_all_rows(const AttentionParams<float>& p, const float* base, int64_t bs, int64_t hs, int64_t rs) {
+  const int D = p.head_dim, nkb = num_blocks(p.nk, kBK);
+  const int64_t per_head = static_cast<int64_t>(nkb) * kBK * D;
+  std::vector<float> packed(static_cast<size_t>(p.batch) * p.heads * per_head);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < p.batch; ++b)
+    for (int h = 0; h < p.heads; ++h) {
+      float* out = packed.data() + (static_cast<int64_t>(b) * p.heads + h) * per_head;
+      copy_rows(base + b * bs + h * hs, rs, p.nk, D, out);
+      std::fill(out + static_cast<int64_t>(p.nk) * D, out + per_head, 0.0f);
+    }
+  return packed;
+}
+
 }  // namespace
 
 void flash_forward_cpu(const AttentionParams<float>& p) {
   const int D = p.head_dim, nqb = num_blocks(p.nq, kBQ), nkb = num_blocks(p.nk, kBK);
   const int64_t per_head = static_cast<int64_t>(nkb) * D * kBK;
   const std::vector<float> kt = pack_all_transposed(p, p.k, p.k_batch_stride, p.k_head_stride, p.k_row_stride);
+  const std::vector<float> vb = pack_all_rows(p, p.v, p.v_batch_stride, p.v_head_stride, p.v_row_stride);
   const BiasTable bt = build_bias_table(p);
   const int64_t items = static_cast<int64_t>(p.batch) * p.heads * nqb;
 
 #pragma omp parallel
   {
-    std::vector<float> S(static_cast<size_t>(kBQ) * kBK), acc(static_cast<size_t>(kBQ) * D);
+    std::vector<float> S(static_cast<size_t>(kBQ) * kBK), acc(static_cast<size_t>(kBQ) * D), qblk(static_cast<size_t>(kBQ) * D);
     float m[kBQ], l[kBQ];
     // Causal work grows with the query block: hand out the last blocks first.
 #pragma omp for schedule(dynamic, 1)
@@ -151,8 +174,10 @@ void flash_forward_cpu(const AttentionParams<float>& p) {
       const int h = static_cast<int>((item / nqb) % p.heads), b = static_cast<int>(item / nqb / p.heads);
       const Head hd = head_of(p, b, h);
       const float* kt_head = kt.data() + (static_cast<int64_t>(b) * p.heads + h) * per_head;
+      const float* vb_head = vb.data() + (static_cast<int64_t>(b) * p.heads + h) * per_head;
       const int i0 = qb * kBQ, bq = std::min(kBQ, p.nq - i0);
       const int64_t qpos0 = p.q_offset + i0;
+      copy_rows(hd.q + i0 * p.q_row_stride, p.q_row_stride, bq, D, qblk.data());
       std::fill(acc.begin(), acc.begin() + static_cast<size_t>(bq) * D, 0.0f);
       std::fill(m, m + bq, -INFINITY);
       std::fill(l, l + bq, 0.0f);
@@ -162,8 +187,8 @@ void flash_forward_cpu(const AttentionParams<float>& p) {
         const int j0 = kb * kBK, bk = std::min(kBK, p.nk - j0);
         const int64_t kpos0 = p.k_offset + j0;
         // S = Q_blk · K_blkᵀ   (bq, bk)
-        cpu::gemm_tile(bq, bk, D, hd.q + i0 * p.q_row_stride, p.q_row_stride, 1, kt_head + static_cast<int64_t>(kb) * D * kBK,
-                       kBK, S.data(), kBK, /*accumulate=*/false);
+        cpu::gemm_tile(bq, bk, D, qblk.data(), D, 1, kt_head + static_cast<int64_t>(kb) * D * kBK, kBK, S.data(), kBK,
+                       /*accumulate=*/false);
         for (int r = 0; r < bq; ++r) {
           float* s = S.data() + r * kBK;
           const int64_t qpos = qpos0 + r;
@@ -186,7 +211,7 @@ void flash_forward_cpu(const AttentionParams<float>& p) {
           }
         }
         // acc += P · V_blk   (bq, D)
-        cpu::gemm_tile(bq, D, bk, S.data(), kBK, 1, hd.v + j0 * p.v_row_stride, p.v_row_stride, acc.data(), D,
+        cpu::gemm_tile(bq, D, bk, S.data(), kBK, 1, vb_head + static_cast<int64_t>(kb) * kBK * D, D, acc.data(), D,
                        /*accumulate=*/true);
       }
       for (int r = 0; r < bq; ++r) {
@@ -236,6 +261,8 @@ void flash_backward_cpu(const AttentionParams<float>& p, const AttentionGrads<fl
     if (p.bias.learned()) dbias_by_dist[tid].assign(static_cast<size_t>(p.heads) * bt.width, 0.0);
     std::vector<float> P(static_cast<size_t>(kBQ) * kBK), dS(static_cast<size_t>(kBQ) * kBK);
     std::vector<float> dk_acc(static_cast<size_t>(kBK) * D), dv_acc(static_cast<size_t>(kBK) * D);
+    // Contiguous copies of the operands read as GEMM rows (see pack_all_rows for why).
+    std::vector<float> kblk(static_cast<size_t>(kBK) * D), qblk(static_cast<size_t>(kBQ) * D), doblk(static_cast<size_t>(kBQ) * D);
     int lim[kBQ];
     // Causal: early key blocks meet the most queries, so they go first.
 #pragma omp for schedule(dynamic, 1)
@@ -253,13 +280,16 @@ void flash_backward_cpu(const AttentionParams<float>& p, const AttentionGrads<fl
       const int64_t kpos0 = p.k_offset + j0;
       std::fill(dk_acc.begin(), dk_acc.end(), 0.0f);
       std::fill(dv_acc.begin(), dv_acc.end(), 0.0f);
+      copy_rows(hd.k + j0 * p.k_row_stride, p.k_row_stride, bk, D, kblk.data());
       // Causal: the first query that sees key kpos0 is at position kpos0.
       const int i_first = p.causal ? static_cast<int>(std::clamp<int64_t>(kpos0 - p.q_offset, 0, p.nq)) : 0;
       for (int qb = i_first / kBQ; qb < nqb; ++qb) {
         const int i0 = qb * kBQ, bq = std::min(kBQ, p.nq - i0);
         const int64_t qpos0 = p.q_offset + i0;
+        copy_rows(hd.q + i0 * p.q_row_stride, p.q_row_stride, bq, D, qblk.data());
+        copy_rows(dout + i0 * p.o_row_stride, p.o_row_stride, bq, D, doblk.data());
         // recompute S = Q_blk · K_blkᵀ, then P = exp(logits - lse)
-        cpu::gemm_tile(bq, bk, D, hd.q + i0 * p.q_row_stride, p.q_row_stride, 1, kt_blk, kBK, P.data(), kBK, false);
+        cpu::gemm_tile(bq, bk, D, qblk.data(), D, 1, kt_blk, kBK, P.data(), kBK, false);
         for (int r = 0; r < bq; ++r) {
           float* s = P.data() + r * kBK;
           const int64_t qpos = qpos0 + r;
@@ -271,9 +301,9 @@ void flash_backward_cpu(const AttentionParams<float>& p, const AttentionGrads<fl
           std::fill(s + lim[r], s + bk, 0.0f);
         }
         // forward: O = P·V, so dV_blk += Pᵀ·dO_blk   (bk, D)
-        cpu::gemm_tile(bk, D, bq, P.data(), 1, kBK, dout + i0 * p.o_row_stride, p.o_row_stride, dv_acc.data(), D, true);
+        cpu::gemm_tile(bk, D, bq, P.data(), 1, kBK, doblk.data(), D, dv_acc.data(), D, true);
         // dP = dO_blk · V_blkᵀ   (bq, bk)
-        cpu::gemm_tile(bq, bk, D, dout + i0 * p.o_row_stride, p.o_row_stride, 1, vt_blk, kBK, dS.data(), kBK, false);
+        cpu::gemm_tile(bq, bk, D, doblk.data(), D, 1, vt_blk, kBK, dS.data(), kBK, false);
         // forward: P = softmax(S), so dS = P ∘ (dP - Dr)
         for (int r = 0; r < bq; ++r) {
           float* ds = dS.data() + r * kBK;
@@ -287,8 +317,8 @@ void flash_backward_cpu(const AttentionParams<float>& p, const AttentionGrads<fl
           }
         }
         // forward: S = scale·Q·Kᵀ, so dK_blk += dSᵀ·Q_blk and dQ_blk += dS·K_blk (scale applied at the end)
-        cpu::gemm_tile(bk, D, bq, dS.data(), 1, kBK, hd.q + i0 * p.q_row_stride, p.q_row_stride, dk_acc.data(), D, true);
-        cpu::gemm_tile(bq, D, bk, dS.data(), kBK, 1, hd.k + j0 * p.k_row_stride, p.k_row_stride, dq_head + i0 * D, D, true);
+        cpu::gemm_tile(bk, D, bq, dS.data(), 1, kBK, qblk.data(), D, dk_acc.data(), D, true);
+        cpu::gemm_tile(bq, D, bk, dS.data(), kBK, 1, kblk.data(), D, dq_head + i0 * D, D, true);
       }
       float* dk = g.dk + b * p.k_batch_stride + h * p.k_head_stride;
       float* dv = g.dv + b * p.v_batch_stride + h * p.v_head_stride;
@@ -372,8 +402,11 @@ void flash_statistics_cpu(const AttentionParams<float>& p, const AttentionStats&
           double pl = 0;
           for (int t = 0; t < n; ++t) {
             const float x = s[t];
-            const float pr = x - lse < -87.3f ? 0.0f : std::exp(x - lse);
-            pl += static_cast<double>(pr) * x;
+            // Entropy as Σ P·(lse - logit): every term >= 0. lse - Σ P·logit would
+            // cancel two numbers of size |logit| and lose fp32 digits in peaked rows.
+            const float z = x - lse;
+            const float pr = z < -87.3f ? 0.0f : std::exp(z);
+            pl -= static_cast<double>(pr) * z;
             const int64_t dist = qpos - kpos0 - t;
             if (dist < 0 || dist > st.max_distance) continue;
             score[dist] += raw[t];
@@ -384,9 +417,9 @@ void flash_statistics_cpu(const AttentionParams<float>& p, const AttentionStats&
           plogit[r] += pl;
         }
       }
-      // H_i = -Σ P ln P = -Σ P (logit - lse) = lse - Σ P·logit
+      // H_i = -Σ P ln P = Σ P (lse - logit), accumulated above
       float* ent = st.entropy + (static_cast<int64_t>(b) * p.heads + h) * p.nq + i0;
-      for (int r = 0; r < bq; ++r) ent[r] = hd.lse[i0 + r] == -INFINITY ? 0.0f : static_cast<float>(hd.lse[i0 + r] - plogit[r]);
+      for (int r = 0; r < bq; ++r) ent[r] = static_cast<float>(plogit[r]);
     }
   }
   for (int t = 0; t < nthreads; ++t)

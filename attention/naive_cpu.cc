@@ -143,7 +143,8 @@ void naive_backward_cpu(const AttentionParams<T>& p, const AttentionGrads<T>& g)
       Map<T>(dk, p.nk, D, Eigen::OuterStride<>(p.k_row_stride)).noalias() = scale * (dSm.transpose() * Q);
       if (table > 0) {
         // The bias enters S additively: d(bias_ij) = dS_ij, chained into the table.
-        std::vector<float> part(table, 0.0f);
+        // Summed in double so the fp64 oracle's dbias is fp64-accurate.
+        std::vector<double> part(table, 0.0);
         for (int i = 0; i < p.nq; ++i)
           for (int j = 0; j < p.nk; ++j)
             if (attn_visible(p.causal, p.q_offset + i, p.k_offset + j))

@@ -100,6 +100,8 @@ std::string describe(const po::error& e, const std::string& cmd) {
   std::string hint = "run 'pelab help " + cmd + "' for the options";
   if (auto* u = dynamic_cast<const po::unknown_option*>(&e))
     return "unknown option '" + u->get_option_name() + "' for 'pelab " + cmd + "'; " + hint;
+  if (dynamic_cast<const po::too_many_positional_options_error*>(&e))
+    return "unexpected extra argument for 'pelab " + cmd + "' (options start with --); " + hint;
   if (auto* s = dynamic_cast<const po::invalid_config_file_syntax*>(&e))
     return std::string("malformed config file: ") + s->what() + "; lines must be 'key = value' or '[section]'";
   return std::string(e.what()) + "; " + hint;
@@ -124,10 +126,20 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
   std::vector<po::options_description> parts;
   build_description(c, all, parts);
 
+  // A positional argument (e.g. the topic of `pelab bench attention`) is a
+  // hidden option: parsed and resolved like the others, not listed in help.
+  po::positional_options_description positional;
+  if (!c.positional.empty()) {
+    po::options_description hidden;
+    hidden.add_options()(c.positional.c_str(), po::value<std::string>(), c.positional.c_str());
+    all.add(hidden);
+    positional.add(c.positional.c_str(), 1);
+  }
+
   po::variables_map vm;
   // The first store() wins: command line first, then the file fills the rest.
   std::vector<std::string> rest(args.begin() + 2, args.end());
-  po::store(po::command_line_parser(rest).options(all).run(), vm);
+  po::store(po::command_line_parser(rest).options(all).positional(positional).run(), vm);
   if (vm.count("config")) {
     const std::string path = vm["config"].as<std::string>();
     std::ifstream in(path);

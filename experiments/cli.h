@@ -59,6 +59,11 @@ struct Command {
   std::vector<std::string> groups;     // prefixes of the option groups it takes
   std::function<void(po::options_description_easy_init&)> add_options;  // its own options
   std::function<int(Context&)> run;
+  // Name of one optional positional argument, read as ctx.str(positional):
+  // "topic" makes `pelab bench attention --seq 64` store "attention" under
+  // "topic". Empty: the command takes no positional argument. It is not listed
+  // among the options in help; describe it in `usage`.
+  std::string positional = {};
 };
 
 // Group and command registries (filled in options.cc and the cmd_*.cc files).

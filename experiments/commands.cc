@@ -7,6 +7,10 @@ namespace pelab::cli {
 int run_version(Context&);
 void decay_options(po::options_description_easy_init&);
 int run_decay(Context&);
+void bench_options(po::options_description_easy_init&);
+int run_bench(Context&);
+void data_options(po::options_description_easy_init&);
+int run_data(Context&);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -22,6 +26,33 @@ const std::vector<Command>& commands() {
        "example: pelab decay --pe rope --pe.base 10000,500000 --head-dim 128 --max-distance 32768 \\\n"
        "                     --out decay.h5 --plot decay.png",
        {"pe"}, decay_options, run_decay},
+      {"bench", "performance benchmarks, as ratios to the FMA peak and baselines measured in the same run: pelab bench attention",
+       "usage: pelab bench TOPIC [options]\n\n"
+       "topics:\n"
+       "  attention  CPU attention (flash or naive): GFLOP/s by the FlashAttention-2 convention, ratio to\n"
+       "             the fp32 FMA peak measured in the same process, ratio to naive, peak RSS\n\n"
+       "usage: pelab bench attention --seq N[,N...] [--head-dim D] [--heads H] [--batch B] [--causal]\n"
+       "                             [--pe none|alibi] [--impl flash|naive] [--backward] [--threads T] [--json]\n\n"
+       "First checks flash against the naive oracle (fp64) at N = --check-seq with the same D, H, mask and\n"
+       "bias (and the backward with --backward), then times one line per N and pass: forward\n"
+       "4*N^2*D*H*B FLOPs (halved when causal), backward 2.5x forward, timed alone after a forward.\n"
+       "example: pelab bench attention --seq 1024,2048,4096 --head-dim 64 --heads 8 --causal --backward --json",
+       {}, bench_options, run_bench, "topic"},
+      {"data", "prepare byte-level token data from a corpus, or describe a prepared folder: pelab data prepare|info",
+       "usage: pelab data prepare --corpus kjv|linux-c|gcide|PATH --out DIR [--data.* ...]\n"
+       "       pelab data info --dir DIR\n\n"
+       "prepare writes DIR/dataset.h5 (docs/hdf5-schema.md \"dataset.h5\"): byte tokens (vocabulary 256),\n"
+       "document boundaries and names, split by whole documents into train/val/test. Corpora:\n"
+       "  kjv      King James Bible, one document per book (apt-get install bible-kjv-text bible-kjv)\n"
+       "  gcide    GCIDE dictionary, consecutive entries in documents of ~256 KiB (apt-get install dict-gcide)\n"
+       "  linux-c  Linux 6.1 kernel/, mm/, lib/ *.c and *.h, one document per file\n"
+       "           (apt-get install linux-source-6.1, 139 MB)\n"
+       "  PATH     a folder (one document per file) or one text file (cut at blank lines, --data.doc-bytes)\n"
+       "Split: the largest document goes to train; the others are shuffled with --data.split-seed; test,\n"
+       "then val, take documents until they hold their fraction of the tokens (at least one each).\n"
+       "info prints the corpus, source, split and per-split documents, tokens and checksums (verified).\n"
+       "example: pelab data prepare --corpus kjv --out data/kjv && pelab data info --dir data/kjv",
+       {"data"}, data_options, run_data, "action"},
   };
   return list;
 }

@@ -33,6 +33,51 @@ void add_pe_options(po::options_description_easy_init& o) {
    ("pe.kerple-p", s("1"), "KERPLE p in (0, 2], one value or one per head");
 }
 
+void add_data_options(po::options_description_easy_init& o) {
+  auto s = [](const char* def) { return po::value<std::string>()->default_value(def); };
+  o("data.dir", s(""), "prepared data folder (holding dataset.h5, from pelab data prepare)")
+   ("data.val-fraction", s("0.05"), "share of tokens for validation documents (at least one document)")
+   ("data.test-fraction", s("0.05"), "share of tokens for test documents (at least one document)")
+   ("data.split-seed", s("1"), "seed of the document shuffle that assigns documents to train/val/test")
+   ("data.doc-bytes", s("65536"), "single-file corpus: cut into documents of about this many bytes at blank lines")
+   ("data.synthetic", s("none"), "synthetic task mixed into training batches: none|passkey|copy|mqar")
+   ("data.synthetic-rate", s("0"), "probability that a training row is a synthetic example instead of corpus text");
+}
+
+void add_model_options(po::options_description_easy_init& o) {
+  auto s = [](const char* def) { return po::value<std::string>()->default_value(def); };
+  o("model.d-model", s("128"), "model width C (d_model)")
+   ("model.n-layers", s("2"), "number of transformer blocks L")
+   ("model.n-heads", s("4"), "attention heads H; must divide d_model (head dim = d_model / H), 1 allowed")
+   ("model.mlp-ratio", s("4"), "MLP hidden width as a multiple of d_model")
+   ("model.norm", s("layernorm"), "pre-norm of each block and the final norm: layernorm|rmsnorm|none")
+   ("model.qk-proj", s("linear"), "linear: q = x.Wq, k = x.Wk; none: q = k = the block's normalized input")
+   ("model.max-len", s("1024"), "rows of the learned absolute position table (--pe learned only)");
+}
+
+void add_train_options(po::options_description_easy_init& o) {
+  auto s = [](const char* def) { return po::value<std::string>()->default_value(def); };
+  o("train.length", s("256"), "context T: tokens per training row")
+   ("train.steps", s("1000"), "optimizer steps (the cosine schedule ends here)")
+   ("train.tokens", s("0"), "if > 0: train on this many tokens instead, steps = ceil(tokens / (batch * length))")
+   ("train.batch", s("16"), "rows per step B (tokens per step = B * T)")
+   ("train.lr", s("1e-3"), "peak learning rate (after warmup)")
+   ("train.min-lr", s("1e-4"), "learning rate at the end of the cosine decay")
+   ("train.warmup", s("100"), "linear warmup steps")
+   ("train.weight-decay", s("0.1"), "AdamW decoupled weight decay on matrices (0 for none)")
+   ("train.beta1", s("0.9"), "AdamW beta1")
+   ("train.beta2", s("0.95"), "AdamW beta2")
+   ("train.eps", s("1e-8"), "AdamW epsilon")
+   ("train.grad-clip", s("1.0"), "clip the global gradient norm to this (0: no clipping)")
+   ("train.seed", s("1"), "seed of the parameter initialisation and of the batch sampler")
+   ("train.eval-every", s("100"), "validation loss every this many steps (and at step 0 and the end)")
+   ("train.eval-batches", s("4"), "validation set: eval-batches * batch fixed windows of T tokens, evenly spaced over val")
+   ("train.checkpoint-every", s("500"), "write checkpoint.h5 every this many steps (and at the end)")
+   ("train.log-every", s("10"), "progress line, log.txt line and run.h5 rewrite every this many steps")
+   ("train.stop-at", s("0"), "if > 0: stop after this step with a checkpoint (resume later); the schedule still ends at --train.steps")
+   ("train.threads", s("0"), "OpenMP threads (0: all); runs are bit-identical for the same thread count");
+}
+
 bool parse_bool(const std::string& s, const std::string& key) {
   if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
   if (s == "false" || s == "0" || s == "no" || s == "off") return false;
@@ -51,8 +96,42 @@ int checked_int(const Context& ctx, const std::string& key, long long lo, long l
 const std::vector<OptionGroup>& option_groups() {
   static const std::vector<OptionGroup> groups = {
       {"pe", "Positional encoding", add_pe_options},
+      {"data", "Data", add_data_options},
+      {"model", "Model", add_model_options},
+      {"train", "Training", add_train_options},
   };
   return groups;
+}
+
+data::SplitOptions split_options(const Context& ctx) {
+  data::SplitOptions o;
+  o.val_fraction = ctx.number("data.val-fraction");
+  o.test_fraction = ctx.number("data.test-fraction");
+  const long long seed = ctx.integer("data.split-seed");
+  PELAB_CHECK(seed >= 0, "--data.split-seed must be >= 0, got " << seed, "e.g. --data.split-seed 1");
+  o.seed = static_cast<uint64_t>(seed);
+  data::validate(o);
+  return o;
+}
+
+data::TextOptions text_options(const Context& ctx) {
+  data::TextOptions o;
+  o.doc_bytes = ctx.integer("data.doc-bytes");
+  PELAB_CHECK(o.doc_bytes >= 1, "--data.doc-bytes must be >= 1, got " << o.doc_bytes, "e.g. --data.doc-bytes 65536");
+  return o;
+}
+
+data::BatcherOptions batcher_options(const Context& ctx, int64_t length, uint64_t seed) {
+  data::BatcherOptions o;
+  o.length = length;
+  o.seed = seed;
+  o.synthetic = data::parse_synthetic_task(ctx.str("data.synthetic"));
+  o.synthetic_rate = ctx.number("data.synthetic-rate");
+  PELAB_CHECK(o.synthetic_rate >= 0 && o.synthetic_rate <= 1, "--data.synthetic-rate must be in [0, 1], got " << o.synthetic_rate,
+              "e.g. --data.synthetic-rate 0.1");
+  PELAB_CHECK(o.synthetic != data::SyntheticTask::NONE || o.synthetic_rate == 0,
+              "--data.synthetic-rate " << o.synthetic_rate << " without a task", "add --data.synthetic passkey|copy|mqar");
+  return o;
 }
 
 std::vector<PeSpec> pe_variants(const Context& ctx, int head_dim, int heads) {

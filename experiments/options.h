@@ -4,6 +4,9 @@
 
 #include <vector>
 
+#include "datasets/batcher.h"
+#include "datasets/corpus.h"
+#include "datasets/dataset.h"
 #include "encodings/pe_spec.h"
 #include "experiments/cli.h"
 
@@ -13,5 +16,12 @@ namespace pelab::cli {
 // lists) describe: the product of their items, for the RoPE family; one spec
 // per other encoding. Each spec is validated against head_dim and heads.
 std::vector<PeSpec> pe_variants(const Context& ctx, int head_dim, int heads);
+
+// The data group (--data.*): the document split of `pelab data prepare`, the
+// single-file document size, and the batcher for training at context `length`
+// with `seed` (the synthetic task and rate come from --data.synthetic*).
+data::SplitOptions split_options(const Context& ctx);
+data::TextOptions text_options(const Context& ctx);
+data::BatcherOptions batcher_options(const Context& ctx, int64_t length, uint64_t seed);
 
 }  // namespace pelab::cli

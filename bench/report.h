@@ -1,0 +1,85 @@
+// Timing and reporting helpers shared by the `pelab bench` topics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace pelab::bench {
+
+struct Timing {
+  double best = 0;   // seconds of the fastest timed run
+  double total = 0;  // seconds of all timed runs
+  int repeats = 0;   // timed runs (the warm-up is not counted)
+};
+
+// One untimed warm-up run, then timed runs until at least `min_repeats` runs
+// AND at least `min_time` seconds in total (capped at `max_repeats` runs);
+// reports the best (min) time, the usual estimator on a noisy machine.
+template <typename F>
+Timing time_best(F&& f, double min_time = 0.5, int min_repeats = 3, int max_repeats = 1000) {
+  using clock = std::chrono::steady_clock;
+  f();
+  Timing t;
+  t.best = std::numeric_limits<double>::infinity();
+  while (t.repeats < min_repeats || (t.total < min_time && t.repeats < max_repeats)) {
+    const auto t0 = clock::now();
+    f();
+    const double s = std::chrono::duration<double>(clock::now() - t0).count();
+    t.best = s < t.best ? s : t.best;
+    t.total += s;
+    ++t.repeats;
+  }
+  return t;
+}
+
+// Times several functions round-robin, one run each per round, so that the
+// drift of a shared machine hits them alike and their ratios stay meaningful.
+// Rounds continue until every function has at least `min_repeats` runs and
+// `min_time` seconds (the time floor gives up after `max_rounds` rounds); no
+// warm-up here: the caller runs each once first. Returns one Timing per function.
+inline std::vector<Timing> time_best_interleaved(const std::vector<std::function<void()>>& fs, double min_time = 0.5,
+                                                 int min_repeats = 3, int max_rounds = 1000) {
+  using clock = std::chrono::steady_clock;
+  std::vector<Timing> t(fs.size());
+  for (auto& x : t) x.best = std::numeric_limits<double>::infinity();
+  auto done = [&] {
+    for (const auto& x : t)
+      if (x.repeats < min_repeats || (x.total < min_time && x.repeats < max_rounds)) return false;
+    return true;
+  };
+  while (!done()) {
+    for (size_t i = 0; i < fs.size(); ++i) {
+      const auto t0 = clock::now();
+      fs[i]();
+      const double s = std::chrono::duration<double>(clock::now() - t0).count();
+      t[i].best = s < t[i].best ? s : t[i].best;
+      t[i].total += s;
+      ++t[i].repeats;
+    }
+  }
+  return t;
+}
+
+// One JSON object on one line, keys in insertion order. Non-finite numbers
+// become null (JSON has no inf or nan).
+class JsonLine {
+ public:
+  JsonLine& str(const std::string& key, const std::string& value);
+  JsonLine& num(const std::string& key, double value);       // %.6g
+  JsonLine& integer(const std::string& key, int64_t value);
+  JsonLine& boolean(const std::string& key, bool value);
+  JsonLine& null(const std::string& key);
+  std::string text() const { return "{" + body_ + "}"; }
+
+ private:
+  void key(const std::string& k);
+  std::string body_;
+};
+
+std::string json_escape(const std::string& s);  // with the quotes
+
+}  // namespace pelab::bench

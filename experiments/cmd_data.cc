@@ -1,0 +1,93 @@
+// `pelab data prepare|info`: build DIR/dataset.h5 from a corpus recipe
+// (datasets/corpus.h) and print what a prepared folder holds.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/provenance.h"
+#include "datasets/dataset.h"
+#include "experiments/cli.h"
+#include "experiments/options.h"
+
+namespace pelab::cli {
+
+namespace fs = std::filesystem;
+
+void data_options(po::options_description_easy_init& o) {
+  o("corpus", po::value<std::string>(), "prepare: kjv | linux-c | gcide | PATH (a text file or a folder of text files)")
+   ("out", po::value<std::string>(), "prepare: folder to write dataset.h5 into (created if missing)")
+   ("dir", po::value<std::string>(), "info: prepared folder (or its dataset.h5); --data.dir works too");
+}
+
+namespace {
+
+int run_prepare(Context& ctx) {
+  PELAB_CHECK(ctx.has("corpus"), "missing --corpus", "e.g. pelab data prepare --corpus kjv --out data/kjv");
+  PELAB_CHECK(ctx.has("out"), "missing --out", "name the folder to write, e.g. --out data/kjv");
+  const std::string out = ctx.str("out");
+  PELAB_CHECK(!out.empty(), "--out is empty", "name the folder to write, e.g. --out data/kjv");
+  const data::SplitOptions split = split_options(ctx);
+  const data::TextOptions text = text_options(ctx);
+  std::error_code ec;
+  PELAB_CHECK(!fs::exists(out, ec) || fs::is_directory(out, ec), "--out '" << out << "' exists and is not a folder",
+              "give a folder name; dataset.h5 is written inside it");
+
+  const std::string spec = ctx.str("corpus");
+  const data::Corpus corpus = data::load_corpus(spec, text);
+  const data::Dataset ds = data::make_dataset(corpus, split);
+
+  fs::create_directories(out, ec);
+  PELAB_CHECK(!ec, "cannot create folder '" << out << "': " << ec.message(), "check the path and its permissions");
+  const std::string file = (fs::path(out) / data::kDatasetFile).string();
+  data::save_dataset(ds, file, {"data", ctx.command_line(), ctx.resolved_ini()});
+
+  std::printf("corpus %s: %zu documents, %lld tokens", corpus.name.c_str(), corpus.docs.size(),
+              static_cast<long long>(ds.num_tokens()));
+  if (corpus.skipped_files) std::printf(" (%lld empty or binary files skipped)", static_cast<long long>(corpus.skipped_files));
+  std::printf("\n");
+  for (const char* name : {"train", "val", "test"}) {
+    const data::Split& s = ds.split(name);
+    std::printf("  %-5s %6lld docs %11lld tokens  %s\n", name, static_cast<long long>(s.num_docs()),
+                static_cast<long long>(s.num_tokens()), s.checksum().c_str());
+  }
+  std::printf("wrote %s\n", file.c_str());
+  return 0;
+}
+
+int run_info(Context& ctx) {
+  std::string dir;
+  if (ctx.has("dir")) dir = ctx.str("dir");
+  else if (ctx.has("data.dir")) dir = ctx.str("data.dir");
+  PELAB_CHECK(!dir.empty(), "missing --dir", "e.g. pelab data info --dir data/kjv");
+  const data::Dataset ds = data::load_dataset(dir);
+  std::printf("dataset   %s\n", data::dataset_file(dir).c_str());
+  std::printf("corpus    %s\nsource    %s\nrecipe    %s\n", ds.corpus.c_str(), ds.source.c_str(), ds.recipe.c_str());
+  std::printf("split     val %.4g, test %.4g of tokens, seed %llu\n", ds.split_options.val_fraction,
+              ds.split_options.test_fraction, static_cast<unsigned long long>(ds.split_options.seed));
+  std::printf("tokens    %lld (vocabulary %d), checksum %s (verified)\n", static_cast<long long>(ds.num_tokens()),
+              data::kVocabSize, ds.checksum().c_str());
+  std::printf("%-5s %6s %11s %10s %10s %10s  %s\n", "split", "docs", "tokens", "min doc", "median", "max doc", "checksum");
+  for (const char* name : {"train", "val", "test"}) {
+    const data::Split& s = ds.split(name);
+    std::vector<int64_t> len;
+    for (int64_t i = 0; i < s.num_docs(); ++i) len.push_back(s.doc_length(i));
+    std::sort(len.begin(), len.end());
+    std::printf("%-5s %6lld %11lld %10lld %10lld %10lld  %s\n", name, static_cast<long long>(s.num_docs()),
+                static_cast<long long>(s.num_tokens()), static_cast<long long>(len.front()),
+                static_cast<long long>(len[len.size() / 2]), static_cast<long long>(len.back()), s.checksum().c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_data(Context& ctx) {
+  PELAB_CHECK(ctx.has("action"), "missing action for 'pelab data'", "write pelab data prepare ... or pelab data info ...");
+  const std::string action = ctx.str("action");
+  if (action == "prepare") return run_prepare(ctx);
+  if (action == "info") return run_info(ctx);
+  throw Error("unknown action '" + action + "' for 'pelab data'", "choose prepare or info (pelab help data)");
+}
+
+}  // namespace pelab::cli
