@@ -246,7 +246,10 @@ void flash_backward_cpu(const AttentionParams<float>& p, const AttentionGrads<fl
 
   const int nthreads = omp_get_max_threads();
   // dQ gathers from every key block: each thread accumulates its own copy
-  // (O(threads·N·D)), summed at the end, so no atomics and a deterministic order.
+  // (O(threads·N·D)), summed at the end, so no atomics. Items go to threads
+  // round-robin (static, 1), not dynamically: which contributions meet in
+  // which copy must not depend on timing, or repeated runs would differ in
+  // the last bits and training would not be reproducible.
   const int64_t dq_size = static_cast<int64_t>(p.batch) * p.heads * p.nq * D;
   std::vector<std::vector<float>> dq_part(nthreads);
   // Learned biases: d(loss)/d(bias at distance n) per head, chained into dbias at the end.
@@ -264,8 +267,8 @@ void flash_backward_cpu(const AttentionParams<float>& p, const AttentionGrads<fl
     // Contiguous copies of the operands read as GEMM rows (see pack_all_rows for why).
     std::vector<float> kblk(static_cast<size_t>(kBK) * D), qblk(static_cast<size_t>(kBQ) * D), doblk(static_cast<size_t>(kBQ) * D);
     int lim[kBQ];
-    // Causal: early key blocks meet the most queries, so they go first.
-#pragma omp for schedule(dynamic, 1)
+    // Causal: early key blocks meet the most queries; round-robin spreads them.
+#pragma omp for schedule(static, 1)
     for (int64_t item = 0; item < items; ++item) {
       const int kb = static_cast<int>(item % nkb);
       const int h = static_cast<int>((item / nkb) % p.heads), b = static_cast<int>(item / nkb / p.heads);
@@ -372,7 +375,8 @@ void flash_statistics_cpu(const AttentionParams<float>& p, const AttentionStats&
     counts[tid].assign(static_cast<size_t>(p.heads) * width, 0);
     std::vector<float> S(static_cast<size_t>(kBQ) * kBK), raw(kBK);
     double plogit[kBQ];
-#pragma omp for schedule(dynamic, 1)
+// static: per-thread sums must group the same items on every run (reproducible).
+#pragma omp for schedule(static, 1)
     for (int64_t item = 0; item < items; ++item) {
       const int qb = nqb - 1 - static_cast<int>(item % nqb);
       const int h = static_cast<int>((item / nqb) % p.heads), b = static_cast<int>(item / nqb / p.heads);

@@ -11,6 +11,10 @@ namespace pelab::bench {
 
 struct FmaPeak {
   double gflops = 0;          // best trial: fp32 FLOP/s / 1e9, one FMA = 2 FLOP
+  // The same FLOPs over the trial's process CPU time divided by `threads`:
+  // the rate while the threads were on a core, insensitive to other processes
+  // taking turns on the cores (best trial).
+  double cpu_gflops = 0;
   int threads = 0;            // OpenMP threads that ran the loop
   std::string isa;            // "avx512" (zmm), "avx2" (ymm) or "scalar"
   int lanes = 0;              // fp32 lanes per vector

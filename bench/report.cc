@@ -1,9 +1,17 @@
 #include "bench/report.h"
 
+#include <time.h>
+
 #include <cmath>
 #include <cstdio>
 
 namespace pelab::bench {
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 std::string json_escape(const std::string& s) {
   std::string out = "\"";

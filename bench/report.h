@@ -10,29 +10,41 @@
 
 namespace pelab::bench {
 
+// Process CPU seconds (all threads) since an arbitrary origin.
+double process_cpu_seconds();
+
 struct Timing {
-  double best = 0;   // seconds of the fastest timed run
-  double total = 0;  // seconds of all timed runs
-  int repeats = 0;   // timed runs (the warm-up is not counted)
+  double best = 0;      // wall seconds of the fastest timed run
+  double total = 0;     // wall seconds of all timed runs
+  int repeats = 0;      // timed runs (the warm-up is not counted)
+  double best_cpu = 0;  // smallest process CPU seconds (all threads) of a timed run
+  void add(double wall, double cpu) {
+    if (repeats == 0 || wall < best) best = wall;
+    if (repeats == 0 || cpu < best_cpu) best_cpu = cpu;
+    total += wall;
+    ++repeats;
+  }
 };
+
+// Runs f once and adds its wall and process CPU time to t.
+template <typename F>
+void time_once(F&& f, Timing& t) {
+  using clock = std::chrono::steady_clock;
+  const double c0 = process_cpu_seconds();
+  const auto t0 = clock::now();
+  f();
+  const double wall = std::chrono::duration<double>(clock::now() - t0).count();
+  t.add(wall, process_cpu_seconds() - c0);
+}
 
 // One untimed warm-up run, then timed runs until at least `min_repeats` runs
 // AND at least `min_time` seconds in total (capped at `max_repeats` runs);
 // reports the best (min) time, the usual estimator on a noisy machine.
 template <typename F>
 Timing time_best(F&& f, double min_time = 0.5, int min_repeats = 3, int max_repeats = 1000) {
-  using clock = std::chrono::steady_clock;
   f();
   Timing t;
-  t.best = std::numeric_limits<double>::infinity();
-  while (t.repeats < min_repeats || (t.total < min_time && t.repeats < max_repeats)) {
-    const auto t0 = clock::now();
-    f();
-    const double s = std::chrono::duration<double>(clock::now() - t0).count();
-    t.best = s < t.best ? s : t.best;
-    t.total += s;
-    ++t.repeats;
-  }
+  while (t.repeats < min_repeats || (t.total < min_time && t.repeats < max_repeats)) time_once(f, t);
   return t;
 }
 
@@ -43,24 +55,14 @@ Timing time_best(F&& f, double min_time = 0.5, int min_repeats = 3, int max_repe
 // warm-up here: the caller runs each once first. Returns one Timing per function.
 inline std::vector<Timing> time_best_interleaved(const std::vector<std::function<void()>>& fs, double min_time = 0.5,
                                                  int min_repeats = 3, int max_rounds = 1000) {
-  using clock = std::chrono::steady_clock;
   std::vector<Timing> t(fs.size());
-  for (auto& x : t) x.best = std::numeric_limits<double>::infinity();
   auto done = [&] {
     for (const auto& x : t)
       if (x.repeats < min_repeats || (x.total < min_time && x.repeats < max_rounds)) return false;
     return true;
   };
-  while (!done()) {
-    for (size_t i = 0; i < fs.size(); ++i) {
-      const auto t0 = clock::now();
-      fs[i]();
-      const double s = std::chrono::duration<double>(clock::now() - t0).count();
-      t[i].best = s < t[i].best ? s : t[i].best;
-      t[i].total += s;
-      ++t[i].repeats;
-    }
-  }
+  while (!done())
+    for (size_t i = 0; i < fs.size(); ++i) time_once(fs[i], t[i]);
   return t;
 }
 

@@ -294,6 +294,7 @@ struct PeakPair {
   bench::FmaPeak before, after;
   double best() const { return std::max(before.gflops, after.gflops); }
   double low() const { return std::min(before.gflops, after.gflops); }
+  double best_cpu() const { return std::max(before.cpu_gflops, after.cpu_gflops); }
 };
 
 std::string fmt(const char* f, double x) {
@@ -326,8 +327,18 @@ void print_json(const AttnOptions& a, const AttnCase& c, const PeakPair& peak, c
       .num("seconds", r.t.best)
       .integer("repeats", r.t.repeats)
       .integer("variants", static_cast<int64_t>(a.variants.size()));
-  if (r.has_naive) j.num("naive_seconds", r.naive.best).num("ratio_to_naive", r.naive.best / r.t.best);
-  else j.null("naive_seconds").null("ratio_to_naive");
+  // The same on CPU time (process CPU seconds / threads): what the rate would
+  // be without other processes taking turns on the cores.
+  const double cpu_seconds = r.t.best_cpu / a.threads, gflops_cpu = r.flops / cpu_seconds / 1e9;
+  j.num("cpu_seconds", cpu_seconds)
+      .num("gflops_cpu", gflops_cpu)
+      .num("peak_gflops_cpu", peak.best_cpu())
+      .num("ratio_to_peak_cpu", gflops_cpu / peak.best_cpu());
+  if (r.has_naive)
+    j.num("naive_seconds", r.naive.best)
+        .num("ratio_to_naive", r.naive.best / r.t.best)
+        .num("ratio_to_naive_cpu", r.naive.best_cpu / r.t.best_cpu);
+  else j.null("naive_seconds").null("ratio_to_naive").null("ratio_to_naive_cpu");
   j.integer("peak_rss_bytes", bench::peak_rss_bytes());
   if (hwm_ok) j.integer("impl_peak_rss_bytes", r.impl_peak_rss).integer("call_rss_increase_bytes", r.call_increase);
   else j.null("impl_peak_rss_bytes").null("call_rss_increase_bytes");
@@ -346,9 +357,10 @@ void print_json(const AttnOptions& a, const AttnCase& c, const PeakPair& peak, c
 
 void print_row(const AttnOptions& a, const AttnCase& c, const PeakPair& peak, const PassResult& r) {
   const double gflops = r.flops / r.t.best / 1e9;
-  std::printf("%-8s %6d %4d %4d %3d %-6s %-5s %-5s %10.4f %8.1f %6.1f %6.1f%% %10s %7s %9s %9s\n", r.pass, c.seq, c.head_dim,
-              c.heads, c.batch, c.causal ? "yes" : "no", pe_name(c.pe), to_string(a.impl), r.t.best, gflops, peak.best(),
-              100.0 * gflops / peak.best(), r.has_naive ? fmt("%.4f", r.naive.best).c_str() : "-",
+  const double cpu_ratio = r.flops / (r.t.best_cpu / a.threads) / 1e9 / peak.best_cpu();
+  std::printf("%-8s %6d %4d %4d %3d %-6s %-5s %-5s %10.4f %8.1f %6.1f %6.1f%% %6.1f%% %10s %7s %9s %9s\n", r.pass, c.seq,
+              c.head_dim, c.heads, c.batch, c.causal ? "yes" : "no", pe_name(c.pe), to_string(a.impl), r.t.best, gflops,
+              peak.best(), 100.0 * gflops / peak.best(), 100.0 * cpu_ratio, r.has_naive ? fmt("%.4f", r.naive.best).c_str() : "-",
               r.has_naive ? fmt("%.2f", r.naive.best / r.t.best).c_str() : "-", mb(r.impl_peak_rss).c_str(),
               mb(r.call_increase).c_str());
 }
@@ -402,10 +414,12 @@ int bench_attention(Context& ctx) {
     if (err_g >= 0) std::printf(", max |dQ,dK,dV err| %.2e (tol %.0e)", err_g, kTolGrad);
     std::printf("\nGFLOP/s by the FlashAttention-2 convention; peak = register-only FMA loop, best of the runs before\n"
                 "and after each N; %zu variant(s) timed interleaved; naive timed while B*H*N^2*8 B*3 < %g GB;\n"
-                "RSS_MB = peak RSS in the %s's first call (inputs included), dRSS_MB = its increase%s\n",
+                "%%pk_cpu = the same ratio on process CPU time / threads (ignores time other processes held the\n"
+                "cores); RSS_MB = peak RSS in the %s's first call (inputs included), dRSS_MB = its increase%s\n",
                 nv, a.naive_limit_gb, to_string(a.impl), hwm_ok ? "" : " (VmHWM reset unavailable: not measured)");
-    std::printf("%-8s %6s %4s %4s %3s %-6s %-5s %-5s %10s %8s %6s %7s %10s %7s %9s %9s\n", "pass", "N", "D", "H", "B",
-                "causal", "pe", "impl", "seconds", "GFLOP/s", "peak", "%peak", "naive_s", "x_naive", "RSS_MB", "dRSS_MB");
+    std::printf("%-8s %6s %4s %4s %3s %-6s %-5s %-5s %10s %8s %6s %7s %7s %10s %7s %9s %9s\n", "pass", "N", "D", "H", "B",
+                "causal", "pe", "impl", "seconds", "GFLOP/s", "peak", "%peak", "%pk_cpu", "naive_s", "x_naive", "RSS_MB",
+                "dRSS_MB");
     std::fflush(stdout);
   }
 

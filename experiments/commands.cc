@@ -11,6 +11,8 @@ void bench_options(po::options_description_easy_init&);
 int run_bench(Context&);
 void data_options(po::options_description_easy_init&);
 int run_data(Context&);
+void train_command_options(po::options_description_easy_init&);
+int run_train(Context&);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -53,6 +55,21 @@ const std::vector<Command>& commands() {
        "info prints the corpus, source, split and per-split documents, tokens and checksums (verified).\n"
        "example: pelab data prepare --corpus kjv --out data/kjv && pelab data info --dir data/kjv",
        {"data"}, data_options, run_data, "action"},
+      {"train", "train one byte-level causal LM on a prepared dataset, with checkpoints and resume: pelab train",
+       "usage: pelab train --config FILE.ini [--pe ENC --pe.* --model.* --train.* --data.*] --data.dir DIR --out RUN\n"
+       "       pelab train --resume RUN [--train.steps N | --train.tokens N] [--train.log-every ...]\n\n"
+       "Trains on random windows of --train.length tokens of DIR's training split (pelab data prepare) with\n"
+       "AdamW, warmup + cosine learning rate and gradient clipping. RUN holds config.ini (the resolved\n"
+       "options), run.h5 (/train/step, loss, lr, grad_norm, tokens_per_s every step; /val/step, loss on a\n"
+       "fixed set of validation windows every --train.eval-every steps), checkpoint.h5 (parameters, AdamW\n"
+       "moments, step, batcher state; every --train.checkpoint-every steps and at the end) and log.txt\n"
+       "(docs/hdf5-schema.md \"pelab train\"). Every file is written to a temporary name and renamed.\n"
+       "--resume continues from the checkpoint bit for bit (same thread count); only --train.steps,\n"
+       "--train.tokens, the logging cadence, --train.threads and --data.dir may differ from the saved\n"
+       "configuration. --train.stop-at N stops early with a checkpoint (Ctrl-C does too). A NaN or inf\n"
+       "loss stops with an error and keeps the last good checkpoint.\n"
+       "example: pelab train --config experiments/configs/tiny.ini --pe alibi --out runs/tiny-alibi",
+       {"pe", "model", "train", "data"}, train_command_options, run_train},
   };
   return list;
 }

@@ -187,4 +187,57 @@ std::vector<PeSpec> pe_variants(const Context& ctx, int head_dim, int heads) {
   return out;
 }
 
+ModelConfig model_config(const Context& ctx) {
+  ModelConfig c;
+  c.d_model = checked_int(ctx, "model.d-model", 1, 1 << 16);
+  c.n_layers = checked_int(ctx, "model.n-layers", 1, 1024);
+  c.n_heads = checked_int(ctx, "model.n-heads", 1, 4096);
+  c.mlp_ratio = checked_int(ctx, "model.mlp-ratio", 1, 64);
+  c.norm = parse_norm_kind(ctx.str("model.norm"));
+  c.qk_proj = parse_qk_proj(ctx.str("model.qk-proj"));
+  c.max_len = checked_int(ctx, "model.max-len", 1, 1 << 24);
+  PELAB_CHECK(c.d_model % c.n_heads == 0,
+              "--model.n-heads " << c.n_heads << " does not divide --model.d-model " << c.d_model,
+              "the head dim is d_model / n_heads: choose a divisor");
+  PELAB_CHECK(ctx.has("pe"), "missing --pe", "choose one encoding, e.g. --pe rope (or pe = rope in the config file)");
+  const std::vector<PeSpec> specs = pe_variants(ctx, c.head_dim(), c.n_heads);
+  PELAB_CHECK(specs.size() == 1, "--pe and --pe.base/--pe.scaling/--pe.factor describe " << specs.size()
+                                     << " variants; a model has exactly one encoding",
+              "give one value each (comma lists are for pelab decay and evaluation)");
+  c.pe = specs[0];
+  if (ctx.has("train.seed")) c.seed = static_cast<uint64_t>(checked_int(ctx, "train.seed", 0, 2147483647));
+  validate(c);
+  return c;
+}
+
+TrainOptions train_options(const Context& ctx) {
+  TrainOptions t;
+  t.length = checked_int(ctx, "train.length", 1, 1 << 24);
+  t.batch = checked_int(ctx, "train.batch", 1, 1 << 20);
+  const long long tokens = ctx.integer("train.tokens");
+  PELAB_CHECK(tokens >= 0, "--train.tokens must be >= 0, got " << tokens, "0 means: use --train.steps");
+  if (tokens > 0) t.steps = (tokens + t.batch * t.length - 1) / (t.batch * t.length);
+  else t.steps = checked_int(ctx, "train.steps", 1, 2000000000);
+  t.seed = static_cast<uint64_t>(checked_int(ctx, "train.seed", 0, 2147483647));
+  t.grad_clip = ctx.number("train.grad-clip");
+  PELAB_CHECK(t.grad_clip >= 0, "--train.grad-clip must be >= 0, got " << t.grad_clip, "0 turns clipping off");
+  t.eval_every = checked_int(ctx, "train.eval-every", 1, 2000000000);
+  t.eval_batches = checked_int(ctx, "train.eval-batches", 0, 1 << 20);
+  t.checkpoint_every = checked_int(ctx, "train.checkpoint-every", 1, 2000000000);
+  t.log_every = checked_int(ctx, "train.log-every", 1, 2000000000);
+  t.stop_at = checked_int(ctx, "train.stop-at", 0, 2000000000);
+  t.threads = checked_int(ctx, "train.threads", 0, 4096);
+  t.adamw.beta1 = ctx.number("train.beta1");
+  t.adamw.beta2 = ctx.number("train.beta2");
+  t.adamw.eps = ctx.number("train.eps");
+  t.adamw.weight_decay = ctx.number("train.weight-decay");
+  validate(t.adamw);
+  t.schedule.peak_lr = ctx.number("train.lr");
+  t.schedule.min_lr = ctx.number("train.min-lr");
+  t.schedule.warmup_steps = checked_int(ctx, "train.warmup", 0, 2000000000);
+  t.schedule.total_steps = t.steps;
+  validate(t.schedule);
+  return t;
+}
+
 }  // namespace pelab::cli

@@ -9,6 +9,8 @@
 #include "datasets/dataset.h"
 #include "encodings/pe_spec.h"
 #include "experiments/cli.h"
+#include "model/config.h"
+#include "model/optimizer.h"
 
 namespace pelab::cli {
 
@@ -23,5 +25,23 @@ std::vector<PeSpec> pe_variants(const Context& ctx, int head_dim, int heads);
 data::SplitOptions split_options(const Context& ctx);
 data::TextOptions text_options(const Context& ctx);
 data::BatcherOptions batcher_options(const Context& ctx, int64_t length, uint64_t seed);
+
+// The model group (--model.*) plus --pe and --pe.* (exactly one variant) and
+// --train.seed (the initialisation seed), validated.
+ModelConfig model_config(const Context& ctx);
+
+// The train group (--train.*), validated. steps comes from --train.tokens
+// when that is > 0; schedule.total_steps = steps.
+struct TrainOptions {
+  int64_t length = 256, batch = 16, steps = 1000;
+  uint64_t seed = 1;
+  double grad_clip = 1.0;
+  int64_t eval_every = 100, eval_batches = 4, checkpoint_every = 500, log_every = 10;
+  int64_t stop_at = 0;  // > 0: stop after this step (with a checkpoint)
+  int threads = 0;      // 0: all
+  AdamWConfig adamw;
+  LrSchedule schedule;
+};
+TrainOptions train_options(const Context& ctx);
 
 }  // namespace pelab::cli

@@ -151,6 +151,7 @@ INSTANTIATE_TEST_SUITE_P(
 // (fp32 sums over C = 32 and V = 256 terms: ~1e-7 observed). Gradients:
 // ‖g32 - g64‖ ≤ 1e-5·‖g64‖ per tensor (~3e-7..9e-7 observed through 2 layers).
 TEST(Model, FloatMatchesDoubleForEachEncoding) {
+  OneThread one;  // tiny shapes (threads are exercised by DeterministicAndGradientsAccumulate)
   for (PeKind pe : {PeKind::NONE, PeKind::SINUSOIDAL, PeKind::LEARNED, PeKind::ROPE, PeKind::XPOS, PeKind::ALIBI,
                     PeKind::T5, PeKind::KERPLE}) {
     SCOPED_TRACE(to_string(pe));
@@ -187,6 +188,7 @@ TEST(Model, FloatMatchesDoubleForEachEncoding) {
 }
 
 TEST(Model, FlashAndNaiveAgreeInFloat) {
+  OneThread one;
   ModelConfig cfg;
   cfg.d_model = 32;
   cfg.n_layers = 2;
@@ -207,6 +209,7 @@ TEST(Model, FlashAndNaiveAgreeInFloat) {
 // GPT-2 init: tied embeddings of std 0.02 give logits of std ~0.02·√C, so the
 // loss starts at ln V plus ~var/2 (≤ 0.05 here).
 TEST(Model, LossAtInitIsNearLnVocab) {
+  OneThread one;
   for (PeKind pe : {PeKind::NONE, PeKind::SINUSOIDAL, PeKind::LEARNED, PeKind::ROPE, PeKind::XPOS, PeKind::ALIBI,
                     PeKind::T5, PeKind::KERPLE}) {
     ModelConfig cfg;
@@ -221,7 +224,8 @@ TEST(Model, LossAtInitIsNearLnVocab) {
 }
 
 TEST(Model, InitialisationFollowsGpt2) {
-  ModelConfig cfg;  // d 256, 4 layers, 8 heads
+  ModelConfig cfg;  // 4 layers, 8 heads
+  cfg.d_model = 128;
   cfg.pe.kind = PeKind::KERPLE;
   cfg.pe.kerple.a = {0.5};
   const Transformer<float> m(cfg);
@@ -289,6 +293,7 @@ TEST(Model, ParameterCountFormulaAndLayout) {
 // ------------------------------------------------------------------ modes and contract
 
 TEST(Model, EvaluateMatchesForwardAndGivesPerTokenNll) {
+  OneThread one;
   ModelConfig cfg = tiny_config(PeKind::ROPE);
   cfg.vocab = 256;
   cfg.d_model = 32;
@@ -338,6 +343,7 @@ TEST(Model, DeterministicAndGradientsAccumulate) {
 }
 
 TEST(Model, AnyLengthAndBatchShapes) {
+  OneThread one;
   ModelConfig cfg = tiny_config(PeKind::ALIBI);
   Transformer<float> m(cfg);
   for (auto [B, T] : {std::pair{1, 1}, std::pair{3, 7}, std::pair{1, 300}, std::pair{2, 5}}) {
@@ -349,6 +355,7 @@ TEST(Model, AnyLengthAndBatchShapes) {
 }
 
 TEST(Model, AttentionObserverSeesEveryLayer) {
+  OneThread one;
   ModelConfig cfg = tiny_config(PeKind::ALIBI);
   Transformer<float> m(cfg);
   std::vector<int> layers;

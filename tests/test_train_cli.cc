@@ -1,0 +1,214 @@
+// `pelab train` as a user meets it, on a tiny synthetic text folder prepared
+// with `pelab data prepare --corpus <folder>` (no KJV needed): the run folder's
+// files, loss falling, exact resume, determinism, divergence handling and each
+// bad input giving one clear line.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "cli_runner.h"
+#include "core/hdf5_file.h"
+
+namespace pelab {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_pelab;
+using testing::RunResult;
+
+// d_model 32, 1 layer, T 32: each step takes about a millisecond.
+const std::string kModel =
+    "--pe rope --model.d-model 32 --model.n-layers 1 --model.n-heads 2 --train.length 32 --train.batch 8 "
+    "--train.lr 1e-2 --train.min-lr 1e-3 --train.warmup 5 --train.eval-every 10 --train.eval-batches 2 "
+    "--train.checkpoint-every 10 --train.log-every 10 --train.threads 2 --train.seed 7 --quiet ";
+
+class TrainCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("pelab_train_cli_" + std::to_string(getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // 12 files of repetitive sentences: a byte-level model learns them fast.
+  void write_texts(int variant) {
+    const char* words[] = {"the", "lord", "said", "unto", "moses", "and", "his", "people", "went", "forth"};
+    for (int i = 0; i < 12; ++i) {
+      std::string t;
+      for (int j = 0; j < 60; ++j) {
+        for (int k = 0; k < 6; ++k) t += std::string(words[(i + j * 3 + k * 7 + variant) % 10]) + (k < 5 ? " " : "");
+        t += ".\n";
+      }
+      std::ofstream(dir_ / ("texts" + std::to_string(variant)) / ("f" + std::to_string(100 + i) + ".txt"))
+          << t;
+    }
+  }
+  void make_corpus(const std::string& name = "prepared", int variant = 0) {
+    fs::create_directories(dir_ / ("texts" + std::to_string(variant)));
+    write_texts(variant);
+    RunResult r = run_pelab("data prepare --corpus texts" + std::to_string(variant) + " --out " + name +
+                                " --data.val-fraction 0.1 --data.test-fraction 0.1",
+                            dir_);
+    ASSERT_EQ(r.rc, 0) << r.err;
+  }
+
+  RunResult train(const std::string& args) { return run_pelab("train " + kModel + args, dir_); }
+
+  void expect_clean_failure(const RunResult& r, const std::string& needle) {
+    EXPECT_NE(r.rc, 0);
+    EXPECT_LT(r.rc, 128) << "killed by a signal";
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+    EXPECT_EQ(r.err.rfind("pelab: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+  }
+
+  std::vector<double> read(const std::string& run, const std::string& name) {
+    h5::File f = h5::File::open_read((dir_ / run / "run.h5").string());
+    return f.read<double>(name);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(TrainCliTest, RunFolderAndLossFalls) {
+  make_corpus();
+  RunResult r = train("--train.steps 60 --data.dir prepared --out runs/a");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("step 60/60"), std::string::npos) << r.out;
+  for (const char* f : {"config.ini", "run.h5", "checkpoint.h5", "log.txt"}) EXPECT_TRUE(fs::exists(dir_ / "runs/a" / f)) << f;
+  for (const auto& e : fs::directory_iterator(dir_ / "runs/a"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+
+  const auto step = read("runs/a", "train/step"), loss = read("runs/a", "train/loss");
+  ASSERT_EQ(step.size(), 60u);
+  EXPECT_EQ(step.front(), 1);
+  EXPECT_EQ(step.back(), 60);
+  EXPECT_EQ(read("runs/a", "train/lr").size(), 60u);
+  EXPECT_EQ(read("runs/a", "train/grad_norm").size(), 60u);
+  EXPECT_EQ(read("runs/a", "train/tokens_per_s").size(), 60u);
+  const auto vstep = read("runs/a", "val/step"), vloss = read("runs/a", "val/loss");
+  ASSERT_EQ(vstep, (std::vector<double>{0, 10, 20, 30, 40, 50, 60}));
+  EXPECT_NEAR(vloss.front(), std::log(256.0), 0.3);  // uniform at init
+  EXPECT_LT(vloss.back(), vloss.front() - 2.0) << "validation loss did not fall";
+  EXPECT_LT(loss.back(), loss.front() - 2.0) << "training loss did not fall";
+
+  h5::File f = h5::File::open_read((dir_ / "runs/a/run.h5").string());
+  EXPECT_EQ(f.attr_string("command"), "train");
+  EXPECT_EQ(f.attr_string("status"), "done");
+  EXPECT_EQ(f.attr_string("pe"), "rope_b10000");
+  EXPECT_GT(f.attr_int("parameters"), 0);
+  EXPECT_EQ(f.attr_string("dataset_checksum").rfind("fnv1a64:", 0), 0u);
+  // config.ini is the resolved configuration and reads back with --config.
+  const std::string ini = testing::slurp(dir_ / "runs/a/config.ini");
+  EXPECT_NE(ini.find("d-model = 32"), std::string::npos) << ini;
+  EXPECT_NE(testing::slurp(dir_ / "runs/a/log.txt").find("val step 60"), std::string::npos);
+}
+
+TEST_F(TrainCliTest, ExactResumeAndDeterminism) {
+  make_corpus();
+  ASSERT_EQ(train("--train.steps 40 --data.dir prepared --out straight").rc, 0);
+  ASSERT_EQ(train("--train.steps 40 --data.dir prepared --out again").rc, 0);
+  RunResult r = train("--train.steps 40 --train.stop-at 20 --data.dir prepared --out split");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  {
+    h5::File c = h5::File::open_read((dir_ / "split/checkpoint.h5").string());
+    EXPECT_EQ(c.attr_int("step"), 20);
+    EXPECT_EQ(c.read<float>("params").size(), static_cast<size_t>(c.attr_int("parameters")));
+    EXPECT_EQ(read("split", "train/loss").size(), 20u);
+  }
+  r = run_pelab("train --resume split --quiet", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("step 40/40"), std::string::npos) << r.out;
+
+  for (const char* name : {"train/step", "train/loss", "train/lr", "train/grad_norm", "val/step", "val/loss"}) {
+    SCOPED_TRACE(name);
+    const auto a = read("straight", name), b = read("again", name), c = read("split", name);
+    ASSERT_EQ(a.size(), c.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(std::memcmp(&a[i], &b[i], sizeof(double)), 0) << "same seed differs at " << i;
+      EXPECT_EQ(std::memcmp(&a[i], &c[i], sizeof(double)), 0) << "resumed run differs at " << i;
+    }
+  }
+  // The final parameters agree bit for bit too.
+  h5::File a = h5::File::open_read((dir_ / "straight/checkpoint.h5").string());
+  h5::File c = h5::File::open_read((dir_ / "split/checkpoint.h5").string());
+  EXPECT_EQ(a.read<float>("params"), c.read<float>("params"));
+  EXPECT_EQ(a.read<float>("adam_v"), c.read<float>("adam_v"));
+  EXPECT_EQ(a.attr_string("state_checksum"), c.attr_string("state_checksum"));
+
+  // A resume of a finished run with more steps continues; the old log is kept.
+  r = run_pelab("train --resume split --train.steps 50 --quiet", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(read("split", "train/loss").size(), 50u);
+  h5::File f = h5::File::open_read((dir_ / "split/run.h5").string());
+  EXPECT_EQ(f.attr_doubles("resumed_at"), (std::vector<double>{20, 40}));
+}
+
+TEST_F(TrainCliTest, ResumeOfFinishedRunKeepsCheckpoint) {
+  make_corpus();
+  ASSERT_EQ(train("--train.steps 20 --data.dir prepared --out r").rc, 0);
+  const std::string before = testing::slurp(dir_ / "r/checkpoint.h5");
+  RunResult r = run_pelab("train --resume r --quiet", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(testing::slurp(dir_ / "r/checkpoint.h5"), before);
+  EXPECT_EQ(read("r", "train/loss").size(), 20u);
+}
+
+TEST_F(TrainCliTest, BadInputsGiveOneClearLine) {
+  make_corpus();
+  fs::create_directories(dir_ / "empty");
+  expect_clean_failure(train("--data.dir nowhere --out r1"), "does not exist");
+  expect_clean_failure(train("--data.dir empty --out r2"), "no dataset.h5");
+  EXPECT_FALSE(fs::exists(dir_ / "r1"));
+  EXPECT_FALSE(fs::exists(dir_ / "r2"));
+
+  ASSERT_EQ(train("--train.steps 20 --train.stop-at 10 --data.dir prepared --out run").rc, 0);
+  // Never clobber a previous run.
+  expect_clean_failure(train("--train.steps 20 --data.dir prepared --out run"), "--resume run");
+  // A resume whose configuration conflicts names the key.
+  expect_clean_failure(run_pelab("train --resume run --model.d-model 64 --quiet", dir_), "model.d-model");
+  expect_clean_failure(run_pelab("train --resume run --train.lr 0.5 --quiet", dir_), "train.lr");
+  // Another dataset than the checkpoint's.
+  make_corpus("other", 1);
+  expect_clean_failure(run_pelab("train --resume run --data.dir other --quiet", dir_), "checksum");
+  expect_clean_failure(run_pelab("train --resume nowhere --quiet", dir_), "does not exist");
+
+  // Truncated, then garbage checkpoints.
+  const fs::path ck = dir_ / "run/checkpoint.h5";
+  const std::string good = testing::slurp(ck);
+  std::ofstream(ck, std::ios::binary | std::ios::trunc) << good.substr(0, good.size() / 2);
+  expect_clean_failure(run_pelab("train --resume run --quiet", dir_), "corrupt or truncated");
+  std::ofstream(ck, std::ios::binary | std::ios::trunc) << std::string(4096, 'x');
+  expect_clean_failure(run_pelab("train --resume run --quiet", dir_), "corrupt or truncated");
+  // Flipped bytes inside the parameters: the state checksum catches them.
+  std::string flipped = good;
+  for (size_t i = flipped.size() / 2; i < flipped.size() / 2 + 64; ++i) flipped[i] = static_cast<char>(~flipped[i]);
+  std::ofstream(ck, std::ios::binary | std::ios::trunc) << flipped;
+  RunResult r = run_pelab("train --resume run --quiet", dir_);
+  EXPECT_NE(r.rc, 0);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("corrupt"), std::string::npos) << r.err;
+}
+
+TEST_F(TrainCliTest, DivergenceStopsAndKeepsLastGoodCheckpoint) {
+  make_corpus();
+  RunResult r = train("--train.steps 200 --train.lr 1e6 --train.min-lr 1e6 --train.warmup 0 --train.grad-clip 0 "
+                      "--train.checkpoint-every 1 --data.dir prepared --out nan");
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find("training diverged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("last good checkpoint"), std::string::npos) << r.err;
+  h5::File c = h5::File::open_read((dir_ / "nan/checkpoint.h5").string());
+  for (float x : c.read<float>("params")) ASSERT_TRUE(std::isfinite(x));
+  h5::File f = h5::File::open_read((dir_ / "nan/run.h5").string());
+  EXPECT_EQ(f.attr_string("status"), "diverged");
+  EXPECT_LE(c.attr_int("step"), f.attr_int("step"));
+}
+
+}  // namespace
+}  // namespace pelab
