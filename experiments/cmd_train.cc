@@ -20,6 +20,8 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
+#include <new>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +42,7 @@
 #include "experiments/options.h"
 #include "model/optimizer.h"
 #include "model/transformer.h"
+
 
 namespace pelab::cli {
 

@@ -12,6 +12,8 @@
 // restore it exactly.
 #pragma once
 
+#include "core/aligned_vector.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -53,7 +55,7 @@ class AdamW {
  private:
   AdamWConfig cfg_;
   std::vector<uint8_t> decay_;
-  std::vector<Real> m_, v_;
+  AlignedVector<Real> m_, v_;
   int64_t step_ = 0;
 };
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "attention/attention.h"
+#include "core/aligned_vector.h"
 #include "model/config.h"
 #include "model/layers.h"
 #include "model/parameters.h"
@@ -157,7 +158,7 @@ class Transformer {
 
   ModelConfig cfg_;
   ParameterLayout layout_;
-  std::vector<Real> params_, grads_;
+  AlignedVector<Real> params_, grads_;
   AttnImpl impl_;
   AttentionObserver observer_;
 
@@ -168,8 +169,8 @@ class Transformer {
   int64_t target_count_ = 0;
   std::vector<int32_t> tokens_, targets_;
 
-  std::vector<Real> act_buf_, bwd_buf_;
-  std::vector<float> lse_buf_;
+  AlignedVector<Real> act_buf_, bwd_buf_;
+  AlignedVector<float> lse_buf_;
   Activations acts_;
   BackwardBuffers bwd_;
 
@@ -179,8 +180,8 @@ class Transformer {
   std::vector<double> xpos_zeta_;  // (rot_dim/2) xPos
   std::vector<float> alibi_slopes_;
   int64_t bias_size_ = 0;           // floats per layer in a learned bias table
-  std::vector<float> bias_tables_;  // (L, bias_size_): the learned tables as attention reads them (fp32, KERPLE clamped)
-  std::vector<float> dbias_;        // (bias_size_)
+  AlignedVector<float> bias_tables_;  // (L, bias_size_): the learned tables as attention reads them (fp32, KERPLE clamped)
+  AlignedVector<float> dbias_;        // (bias_size_)
 };
 
 using Model = Transformer<float>;

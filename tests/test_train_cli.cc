@@ -198,8 +198,11 @@ TEST_F(TrainCliTest, BadInputsGiveOneClearLine) {
 
 TEST_F(TrainCliTest, DivergenceStopsAndKeepsLastGoodCheckpoint) {
   make_corpus();
-  RunResult r = train("--train.steps 200 --train.lr 1e6 --train.min-lr 1e6 --train.warmup 0 --train.grad-clip 0 "
-                      "--train.checkpoint-every 1 --data.dir prepared --out nan");
+  RunResult r = run_pelab("train --pe rope --model.d-model 32 --model.n-layers 1 --model.n-heads 2 --train.length 32 "
+                          "--train.batch 8 --train.steps 200 --train.lr 1e6 --train.min-lr 1e6 --train.warmup 0 "
+                          "--train.grad-clip 0 --train.checkpoint-every 1 --train.eval-every 1000 --train.threads 2 "
+                          "--quiet --data.dir prepared --out nan",
+                          dir_);
   EXPECT_EQ(r.rc, 1) << r.err;
   EXPECT_NE(r.err.find("training diverged"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("last good checkpoint"), std::string::npos) << r.err;
