@@ -36,8 +36,10 @@ const std::vector<Command>& commands() {
        "usage: pelab bench attention --seq N[,N...] [--head-dim D] [--heads H] [--batch B] [--causal]\n"
        "                             [--pe none|alibi] [--impl flash|naive] [--backward] [--threads T] [--json]\n\n"
        "First checks flash against the naive oracle (fp64) at N = --check-seq with the same D, H, mask and\n"
-       "bias (and the backward with --backward), then times one line per N and pass: forward\n"
+       "bias (and the backward with --backward), then times one line per N, variant and pass: forward\n"
        "4*N^2*D*H*B FLOPs (halved when causal), backward 2.5x forward, timed alone after a forward.\n"
+       "--mask none,causal and --pe none,alibi time the variants interleaved (robust ratios on a busy\n"
+       "machine). docs/performance.md explains every reported field.\n"
        "example: pelab bench attention --seq 1024,2048,4096 --head-dim 64 --heads 8 --causal --backward --json",
        {}, bench_options, run_bench, "topic"},
       {"data", "prepare byte-level token data from a corpus, or describe a prepared folder: pelab data prepare|info",
