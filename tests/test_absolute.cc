@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "test_util.h"
 #include "core/error.h"
 #include "encodings/absolute.h"
 #include "encodings/sinusoidal_math.h"
@@ -13,21 +14,10 @@
 namespace pelab {
 namespace {
 
-::testing::AssertionResult Near(double a, double ref, double atol, double rtol) {
-  const double tol = atol + rtol * std::fabs(ref);
-  if (std::fabs(a - ref) <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << a << " vs ref " << ref << ": |diff| " << std::fabs(a - ref) << " > tol "
-                                       << tol;
-}
+using testing::Near;
+using testing::random_vec;
 
-template <typename T>
-std::vector<T> random_vec(size_t n, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  std::vector<T> v(n);
-  for (auto& x : v) x = static_cast<T>(u(gen));
-  return v;
-}
+
 
 }  // namespace
 

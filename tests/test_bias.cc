@@ -10,17 +10,14 @@
 #include <iterator>
 #include <vector>
 
+#include "test_util.h"
 #include "encodings/bias.h"
 
 namespace pelab {
 namespace {
 
-::testing::AssertionResult Near(double a, double ref, double atol, double rtol) {
-  const double tol = atol + rtol * std::fabs(ref);
-  if (std::fabs(a - ref) <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << a << " vs ref " << ref << ": |diff| " << std::fabs(a - ref) << " > tol "
-                                       << tol;
-}
+using testing::Near;
+
 
 // fp32 functors (AlibiBias, KerpleBias) against fp64 formulas: a handful of fp32
 // roundings (2^-24 ≈ 6e-8 each) of the inputs and products: rtol 1e-6.

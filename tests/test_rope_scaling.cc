@@ -11,17 +11,14 @@
 #include <cmath>
 #include <vector>
 
+#include "test_util.h"
 #include "encodings/rope.h"
 
 namespace pelab {
 namespace {
 
-::testing::AssertionResult Near(double a, double ref, double atol, double rtol) {
-  const double tol = atol + rtol * std::fabs(ref);
-  if (std::fabs(a - ref) <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << a << " vs ref " << ref << ": |diff| " << std::fabs(a - ref) << " > tol "
-                                       << tol;
-}
+using testing::Near;
+
 
 // fp64 formula recomputed by gen_golden.py: a few ulp apart, 1e-12 relative.
 constexpr double kGoldenRtol = 1e-12;

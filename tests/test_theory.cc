@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "test_util.h"
 #include "analysis/oscillation.h"
 #include "encodings/bias.h"
 #include "encodings/rope.h"
@@ -15,12 +16,8 @@
 namespace pelab {
 namespace {
 
-::testing::AssertionResult Near(double a, double ref, double atol, double rtol) {
-  const double tol = atol + rtol * std::fabs(ref);
-  if (std::fabs(a - ref) <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << a << " vs ref " << ref << ": |diff| " << std::fabs(a - ref) << " > tol "
-                                       << tol;
-}
+using testing::Near;
+
 
 PeSpec rope_spec(double base) {
   PeSpec s;
