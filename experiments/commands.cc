@@ -28,11 +28,12 @@ const std::vector<Command>& commands() {
        "example: pelab decay --pe rope --pe.base 10000,500000 --head-dim 128 --max-distance 32768 \\\n"
        "                     --out decay.h5 --plot decay.png",
        {"pe"}, decay_options, run_decay},
-      {"bench", "performance benchmarks, as ratios to the FMA peak and baselines measured in the same run: pelab bench attention",
+      {"bench", "performance benchmarks, as ratios to the FMA peak and baselines measured in the same run: pelab bench attention|train",
        "usage: pelab bench TOPIC [options]\n\n"
        "topics:\n"
        "  attention  CPU attention (flash or naive): GFLOP/s by the FlashAttention-2 convention, ratio to\n"
-       "             the fp32 FMA peak measured in the same process, ratio to naive, peak RSS\n\n"
+       "             the fp32 FMA peak measured in the same process, ratio to naive, peak RSS\n"
+       "  train      training steps of a model config: tokens/s, model FLOP utilisation, time split\n\n"
        "usage: pelab bench attention --seq N[,N...] [--head-dim D] [--heads H] [--batch B] [--causal]\n"
        "                             [--pe none|alibi] [--impl flash|naive] [--backward] [--threads T] [--json]\n\n"
        "First checks flash against the naive oracle (fp64) at N = --check-seq with the same D, H, mask and\n"
@@ -40,8 +41,16 @@ const std::vector<Command>& commands() {
        "4*N^2*D*H*B FLOPs (halved when causal), backward 2.5x forward, timed alone after a forward.\n"
        "--mask none,causal and --pe none,alibi time the variants interleaved (robust ratios on a busy\n"
        "machine). docs/performance.md explains every reported field.\n"
-       "example: pelab bench attention --seq 1024,2048,4096 --head-dim 64 --heads 8 --causal --backward --json",
-       {}, bench_options, run_bench, "topic"},
+       "example: pelab bench attention --seq 1024,2048,4096 --head-dim 64 --heads 8 --causal --backward --json\n\n"
+       "usage: pelab bench train --config FILE.ini [--pe ENC --pe.* --model.* --train.length/batch ...]\n"
+       "                         [--impl flash|naive] [--steps N] [--threads T] [--json]\n\n"
+       "Times optimizer steps (forward, backward, clipping, AdamW) of the configured model on random byte\n"
+       "windows of --train.length, --train.batch rows: tokens/s, model GFLOP/s by 6*params + 12*L*C*T per\n"
+       "token (PaLM/nanoGPT; attention not halved for the mask), MFU = that over the FMA peak measured in\n"
+       "the same process, and the step split into matrix products, attention and the rest, with each\n"
+       "phase's own GFLOP/s. [data] keys in the file are accepted and ignored (no data is read).\n"
+       "example: pelab bench train --config experiments/configs/small.ini --json",
+       {"pe", "model", "train", "data"}, bench_options, run_bench, "topic"},
       {"data", "prepare byte-level token data from a corpus, or describe a prepared folder: pelab data prepare|info",
        "usage: pelab data prepare --corpus kjv|linux-c|gcide|PATH --out DIR [--data.* ...]\n"
        "       pelab data info --dir DIR\n\n"

@@ -1,6 +1,7 @@
 // Forward/backward pairs of the decoder's layers (model/layers.h). Each
 // backward quotes the forward line it differentiates.
 #include "model/layers.h"
+#include "model/phase_timer.h"
 
 #include <omp.h>
 
@@ -218,6 +219,7 @@ void norm_backward(NormKind kind, Real* dinp, Real* dw, Real* db, const Real* do
 
 template <typename Real>
 void matmul_forward(Real* out, const Real* inp, const Real* w, int N, int C, int OC) {
+  const PhaseScope timer(Phase::MATMUL);
   // Split by rows of out: each thread multiplies its rows by all of w.
   parallel_ranges(N, [&](int64_t r0, int64_t r1) {
     MatMap<Real>(out + r0 * OC, r1 - r0, OC).noalias() = CMatMap<Real>(inp + r0 * C, r1 - r0, C) * CMatMap<Real>(w, C, OC);
@@ -227,6 +229,7 @@ void matmul_forward(Real* out, const Real* inp, const Real* w, int N, int C, int
 template <typename Real>
 void matmul_backward(Real* dinp, Real* dw, const Real* dout, const Real* inp, const Real* w, int N, int C, int OC,
                      bool accumulate) {
+  const PhaseScope timer(Phase::MATMUL);
   // forward: out = inp·w, so dinp = dout·wᵀ (split by rows of dinp) and
   // dw = inpᵀ·dout (split by rows of dw, i.e. columns of inp).
   if (dinp)
@@ -246,6 +249,7 @@ void matmul_backward(Real* dinp, Real* dw, const Real* dout, const Real* inp, co
 
 template <typename Real>
 void lm_head_forward(Real* logits, const Real* inp, const Real* wte, int N, int C, int V) {
+  const PhaseScope timer(Phase::MATMUL);
   parallel_ranges(N, [&](int64_t r0, int64_t r1) {
     MatMap<Real>(logits + r0 * V, r1 - r0, V).noalias() =
         CMatMap<Real>(inp + r0 * C, r1 - r0, C) * CMatMap<Real>(wte, V, C).transpose();
@@ -255,6 +259,7 @@ void lm_head_forward(Real* logits, const Real* inp, const Real* wte, int N, int 
 template <typename Real>
 void lm_head_backward(Real* dinp, Real* dwte, const Real* dlogits, const Real* inp, const Real* wte, int N, int C,
                       int V) {
+  const PhaseScope timer(Phase::MATMUL);
   // forward: logits = inp·wteᵀ, so dinp = dlogits·wte and dwte = dlogitsᵀ·inp
   parallel_ranges(N, [&](int64_t r0, int64_t r1) {
     MatMap<Real>(dinp + r0 * C, r1 - r0, C).noalias() =
@@ -401,11 +406,14 @@ void attention_block_forward(Real* out, const AttentionBlockActs<Real>& acts, co
     std::memcpy(acts.k, inp, sizeof(Real) * static_cast<size_t>(N) * C);
   }
   matmul_forward(acts.v, inp, p.wv, N, C, C);
-  if (p.inv_freq) {
-    rope_forward(rope_params(acts.q, p, +1));
-    rope_forward(rope_params(acts.k, p, -1));
+  {
+    const PhaseScope timer(Phase::ATTENTION);
+    if (p.inv_freq) {
+      rope_forward(rope_params(acts.q, p, +1));
+      rope_forward(rope_params(acts.k, p, -1));
+    }
+    attention_forward(attention_call_params(acts, p), p.impl);
   }
-  attention_forward(attention_call_params(acts, p), p.impl);
   matmul_forward(out, acts.o, p.wo, N, C, C);
 }
 
@@ -423,11 +431,14 @@ void attention_block_backward(Real* dinp, const AttentionBlockGrads<Real>& g, co
   ag.dk = s.dk;
   ag.dv = s.dv;
   ag.dbias = g.dbias;
-  attention_backward(attention_call_params(acts, p), ag, p.impl);
-  // forward: q <- S·R(pos·θ)·q, k likewise (in place); dx = (S·R)ᵀ·dy
-  if (p.inv_freq) {
-    rope_backward(rope_params(s.dq, p, +1));
-    rope_backward(rope_params(s.dk, p, -1));
+  {
+    const PhaseScope timer(Phase::ATTENTION);
+    attention_backward(attention_call_params(acts, p), ag, p.impl);
+    // forward: q <- S·R(pos·θ)·q, k likewise (in place); dx = (S·R)ᵀ·dy
+    if (p.inv_freq) {
+      rope_backward(rope_params(s.dq, p, +1));
+      rope_backward(rope_params(s.dk, p, -1));
+    }
   }
   // forward: q = x·Wq, k = x·Wk (or q = k = x), v = x·Wv
   if (p.wq) {

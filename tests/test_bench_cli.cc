@@ -240,5 +240,58 @@ TEST_F(BenchCliTest, TablePrintsOneRowPerPass) {
   EXPECT_NE(r.out.find("naive"), std::string::npos) << r.out;
 }
 
+
+// `pelab bench train` on a model small enough to take a fraction of a second.
+const std::string kTinyModel =
+    " --model.d-model 32 --model.n-layers 2 --model.n-heads 2 --train.length 32 --train.batch 2"
+    " --steps 2 --warmup-steps 1 --peak-time 0.01 --threads 1";
+
+TEST_F(BenchCliTest, TrainJsonCarriesTheDocumentedKeysAndFormula) {
+  RunResult r = run_pelab("bench train --json --pe alibi" + kTinyModel, dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  const auto m = parse_flat_json(lines[0]);
+  for (const char* key : {"tokens_per_s", "model_gflops", "peak_gflops", "mfu", "step_seconds", "matmul_fraction",
+                          "attention_fraction", "other_fraction", "matmul_gflops", "attention_gflops", "params",
+                          "openblas_coretype", "threads"})
+    EXPECT_EQ(m.count(key), 1u) << key;
+  EXPECT_EQ(m.at("topic"), "train");
+  EXPECT_EQ(m.at("pe"), "alibi");
+  EXPECT_EQ(num(m, "steps"), 2);
+  EXPECT_EQ(num(m, "threads"), 1);
+  // 6·P + 12·L·C·T per token (ALiBi has no parameters of its own).
+  const double P = num(m, "params"), per_token = 6 * P + 12 * 2 * 32 * 32;
+  EXPECT_EQ(num(m, "model_flops_per_token"), per_token);
+  const double step = num(m, "step_seconds");
+  EXPECT_GT(step, 0);
+  EXPECT_NEAR(num(m, "tokens_per_s"), 64 / step, 1e-4 * num(m, "tokens_per_s"));
+  EXPECT_NEAR(num(m, "model_gflops"), per_token * 64 / step / 1e9, 1e-4 * num(m, "model_gflops"));
+  EXPECT_NEAR(num(m, "mfu"), num(m, "model_gflops") / num(m, "peak_gflops"), 1e-4 * num(m, "mfu"));
+  EXPECT_GT(num(m, "matmul_fraction"), 0);
+  EXPECT_GT(num(m, "attention_fraction"), 0);
+  EXPECT_GE(num(m, "other_fraction"), 0);
+  EXPECT_NEAR(num(m, "matmul_fraction") + num(m, "attention_fraction") + num(m, "other_fraction"), 1.0, 1e-3);
+}
+
+TEST_F(BenchCliTest, TrainTableAndBadInputs) {
+  RunResult r = run_pelab("bench train" + kTinyModel + " --pe rope --impl naive", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("MFU"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("naive attention"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("matrix products"), std::string::npos) << r.out;
+  // The same model with one setting made bad (each option once: repeating one is itself an error).
+  const std::string base = "bench train --model.d-model 32 --model.n-layers 2 --train.batch 2 --peak-time 0.01";
+  const std::string ok = " --model.n-heads 2 --train.length 32";
+  expect_clean_failure(base + ok + " --steps 0", "--steps must be in [1, 100000]");
+  expect_clean_failure(base + ok + " --impl fast", "unknown --impl 'fast'");
+  expect_clean_failure(base + " --model.n-heads 3 --train.length 32", "does not divide");
+  expect_clean_failure(base + ok + " --pe rope,alibi", "exactly one encoding");
+  expect_clean_failure(base + " --model.n-heads 2 --pe learned --train.length 64 --model.max-len 32",
+                       "exceeds --model.max-len");
+  expect_clean_failure("bench train --config missing.ini", "cannot be opened");
+}
+
 }  // namespace
 }  // namespace pelab
