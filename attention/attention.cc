@@ -81,8 +81,18 @@ AttnImpl parse_attn_impl(const char* s) {
 }
 
 namespace {
+#ifndef PELAB_WITH_CUDA
 [[noreturn]] void no_cuda() {
-  throw Error("attention on CUDA is not available in this build", "use --device cpu, or build the 'cuda' preset once its kernels exist");
+  throw Error("attention on CUDA is not available in this build (built without CUDA)",
+              "use --device cpu, or build the 'cuda' preset (cmake --workflow --preset cuda)");
+}
+#endif
+
+// The CUDA kernels: flash, fp32 (bf16/fp16 tensor-core kernels are not built yet).
+template <typename T>
+void check_cuda_call(AttnImpl impl) {
+  PELAB_CHECK(impl == AttnImpl::FLASH, "naive attention runs on the CPU only", "use --impl flash with --device cuda");
+  PELAB_CHECK((std::is_same_v<T, float>), "CUDA attention is fp32 in this build", "use float tensors, or --device cpu for fp64");
 }
 }  // namespace
 
@@ -90,7 +100,14 @@ template <typename T>
 void attention_forward(const AttentionParams<T>& p, AttnImpl impl, AttnDevice device) {
   attention_check(p);
   PELAB_CHECK(p.o && p.lse, "attention forward needs o and lse", "set AttentionParams::o and lse");
-  if (device == AttnDevice::CUDA) no_cuda();
+  if (device == AttnDevice::CUDA) {
+#ifdef PELAB_WITH_CUDA
+    check_cuda_call<T>(impl);
+    if constexpr (std::is_same_v<T, float>) return flash_forward_cuda(p);
+#else
+    no_cuda();
+#endif
+  }
   if (impl == AttnImpl::NAIVE) return naive_forward_cpu(p);
   if constexpr (std::is_same_v<T, float>) return flash_forward_cpu(p);
   throw Error("flash attention on the CPU is fp32 only", "use the naive implementation for fp64 reference runs");
@@ -102,7 +119,14 @@ void attention_backward(const AttentionParams<T>& p, const AttentionGrads<T>& g,
   PELAB_CHECK(p.o && p.lse && g.dout && g.dq && g.dk && g.dv, "attention backward needs o, lse, dout, dq, dk and dv",
               "run the forward first and set AttentionGrads");
   PELAB_CHECK(!p.bias.learned() || g.dbias, "a learned attention bias needs dbias in the backward", "set AttentionGrads::dbias");
-  if (device == AttnDevice::CUDA) no_cuda();
+  if (device == AttnDevice::CUDA) {
+#ifdef PELAB_WITH_CUDA
+    check_cuda_call<T>(impl);
+    if constexpr (std::is_same_v<T, float>) return flash_backward_cuda(p, g);
+#else
+    no_cuda();
+#endif
+  }
   if (impl == AttnImpl::NAIVE) return naive_backward_cpu(p, g);
   if constexpr (std::is_same_v<T, float>) return flash_backward_cpu(p, g);
   throw Error("flash attention on the CPU is fp32 only", "use the naive implementation for fp64 reference runs");
@@ -113,7 +137,8 @@ void attention_statistics(const AttentionParams<T>& p, const AttentionStats& s, 
   attention_check(p);
   PELAB_CHECK(p.lse && s.score_sum && s.logit_sum && s.prob_sum && s.count && s.entropy && s.max_distance >= 0,
               "attention statistics need lse and every AttentionStats buffer", "run the forward first");
-  if (device == AttnDevice::CUDA) no_cuda();
+  PELAB_CHECK(device == AttnDevice::CPU, "the attention statistics pass runs on the CPU only in this build",
+              "use --device cpu for statistics (the CUDA statistics pass is not built yet)");
   if (impl == AttnImpl::NAIVE) return naive_statistics_cpu(p, s);
   if constexpr (std::is_same_v<T, float>) return flash_statistics_cpu(p, s);
   throw Error("the chunked statistics pass is fp32 only", "use the naive implementation for fp64 reference runs");

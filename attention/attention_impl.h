@@ -17,6 +17,12 @@ void flash_forward_cpu(const AttentionParams<float>& p);
 void flash_backward_cpu(const AttentionParams<float>& p, const AttentionGrads<float>& g);
 void flash_statistics_cpu(const AttentionParams<float>& p, const AttentionStats& s);
 
+#ifdef PELAB_WITH_CUDA
+// attention/cuda/flash_cuda.cu: fp32 flash attention on the GPU (device pointers).
+void flash_forward_cuda(const AttentionParams<float>& p);
+void flash_backward_cuda(const AttentionParams<float>& p, const AttentionGrads<float>& g);
+#endif
+
 // Whether query position qpos may see key position kpos.
 inline bool attn_visible(bool causal, int64_t qpos, int64_t kpos) { return !causal || kpos <= qpos; }
 
