@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/device.h"
+#include "core/error.h"
 
 namespace pelab {
 
@@ -28,5 +29,30 @@ DeviceReport query_devices() {
   r.cuda_devices = static_cast<int>(r.names.size());
   return r;
 }
+
+namespace {
+void check(cudaError_t e, const char* what, size_t bytes) {
+  if (e == cudaSuccess) return;
+  cudaGetLastError();
+  throw Error(std::string(what) + " of " + std::to_string(bytes) + " bytes failed: " + cudaGetErrorString(e),
+              "check that a GPU is usable (pelab version) and has enough free memory");
+}
+}  // namespace
+
+void* device_malloc(size_t bytes) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes ? bytes : 1), "cudaMalloc", bytes);
+  return p;
+}
+void device_free(void* p) noexcept {
+  if (p) cudaFree(p);
+}
+void copy_to_device(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "a copy to the device", bytes);
+}
+void copy_to_host(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "a copy from the device", bytes);
+}
+void device_synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize", 0); }
 
 }  // namespace pelab

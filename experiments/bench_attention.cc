@@ -16,6 +16,7 @@
 #include "bench/memory.h"
 #include "bench/report.h"
 #include "build_info.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/strings.h"
 #include "encodings/bias_math.h"
@@ -191,6 +192,7 @@ struct AttnOptions {
   AttnCase base;                 // sizes; causal and pe come from the variants
   std::vector<AttnCase> variants;  // mask × pe, timed interleaved at each N
   AttnImpl impl = AttnImpl::FLASH;
+  AttnDevice device = AttnDevice::CPU;
   bool backward = false, json = false;
   int threads = 0;
   double min_time = 0.5, naive_limit_gb = 4, peak_time = 0.2;
@@ -249,6 +251,11 @@ AttnOptions attention_options(Context& ctx) {
   a.naive_limit_gb = ctx.number("naive-limit-gb");
   PELAB_CHECK(a.naive_limit_gb >= 0, "--naive-limit-gb must be >= 0, got " << a.naive_limit_gb, "0 skips the naive baseline");
   a.check_seq = positive_int(ctx, "check-seq", 4096, "200");
+  const std::string device = ctx.str("device");
+  PELAB_CHECK(device == "cpu" || device == "cuda", "unknown --device '" << device << "'", "choose cpu or cuda");
+  a.device = device == "cuda" ? AttnDevice::CUDA : AttnDevice::CPU;
+  PELAB_CHECK(a.device == AttnDevice::CPU || a.impl == AttnImpl::FLASH, "--impl naive runs on the CPU only",
+              "use --impl flash with --device cuda");
   a.peak_time = ctx.number("peak-time");
   PELAB_CHECK(a.peak_time > 0 && a.peak_time <= 60, "--peak-time must be in (0, 60] seconds, got " << a.peak_time, "e.g. --peak-time 0.2");
   return a;
@@ -343,10 +350,145 @@ void warm_up(F&& f, PassResult& r) {
   r.call_increase = w.increase_bytes();
 }
 
+
+// ---------------------------------------------------------------- CUDA
+
+// The CUDA kernels (fp32) on device copies of the same inputs: first checked
+// against the fp64 oracle at N = check_seq, then timed. Each call synchronizes,
+// so wall time is kernel time plus launch overhead. No GPU peak is measured yet:
+// the ratio columns are null.
+struct DeviceTensors {
+  DeviceArray<float> q, k, v, o, lse, dout, dq, dk, dv, slopes;
+  DeviceTensors(const AttnTensors<float>& t, const std::vector<float>& host_slopes, bool backward)
+      : q(t.q), k(t.k), v(t.v), o(t.q.size()), lse(t.lse.size()), slopes(host_slopes) {
+    if (backward) {
+      dout = DeviceArray<float>(t.dout);
+      dq = DeviceArray<float>(t.q.size());
+      dk = DeviceArray<float>(t.k.size());
+      dv = DeviceArray<float>(t.v.size());
+    }
+  }
+  AttentionParams<float> params(const AttnCase& c) const {
+    auto p = AttentionParams<float>::dense(q.get(), k.get(), v.get(), o.get(), lse.get(), c.batch, c.seq, c.seq, c.heads,
+                                           c.head_dim, c.causal);
+    p.bias.kind = c.pe;
+    if (c.pe == AttnBias::ALIBI) p.bias.alibi_slopes = slopes.get();
+    return p;
+  }
+  AttentionGrads<float> grads() const { return {dout.get(), dq.get(), dk.get(), dv.get(), nullptr}; }
+};
+
+CheckResult check_cuda(AttnCase c, int check_seq, bool backward) {
+  c.seq = check_seq;
+  c.batch = 1;
+  const std::vector<float> slopes = alibi_slopes(c.heads);
+  AttnTensors<float> f;
+  f.alloc_forward(c);
+  if (backward) f.alloc_backward(c);
+  const DeviceTensors d(f, slopes, backward);
+  attention_forward(d.params(c), AttnImpl::FLASH, AttnDevice::CUDA);
+  AttnTensors<double> r;
+  r.q.assign(f.q.begin(), f.q.end());
+  r.k.assign(f.k.begin(), f.k.end());
+  r.v.assign(f.v.begin(), f.v.end());
+  r.o.assign(f.q.size(), 0.0);
+  r.lse.assign(f.lse.size(), 0.0f);
+  const AttentionParams<double> pr = r.params(c, slopes);
+  attention_forward(pr, AttnImpl::NAIVE);
+  CheckResult res;
+  res.seq = check_seq;
+  res.err_out = max_abs_diff(d.o.to_host(), r.o);
+  PELAB_CHECK(res.err_out <= kTolOut, "CUDA flash attention disagrees with the naive oracle at N=" << check_seq << ": max |O err| "
+                                                                                                 << res.err_out << " > " << kTolOut,
+              "the CUDA kernel is wrong for this case; nothing was timed");
+  if (backward) {
+    attention_backward(d.params(c), d.grads(), AttnImpl::FLASH, AttnDevice::CUDA);
+    r.dout.assign(f.dout.begin(), f.dout.end());
+    r.dq.assign(f.q.size(), 0.0);
+    r.dk.assign(f.k.size(), 0.0);
+    r.dv.assign(f.v.size(), 0.0);
+    attention_backward(pr, r.grads(), AttnImpl::NAIVE);
+    res.err_grad = std::max({max_abs_diff(d.dq.to_host(), r.dq), max_abs_diff(d.dk.to_host(), r.dk),
+                             max_abs_diff(d.dv.to_host(), r.dv)});
+    PELAB_CHECK(res.err_grad <= kTolGrad, "CUDA flash attention backward disagrees with the naive oracle at N="
+                                              << check_seq << ": max |dQ,dK,dV err| " << res.err_grad << " > " << kTolGrad,
+                "the CUDA backward is wrong for this case; nothing was timed");
+  }
+  return res;
+}
+
+int bench_attention_cuda(const AttnOptions& a) {
+  const DeviceReport dev = query_devices();
+  PELAB_CHECK(dev.cuda_devices > 0, "--device cuda: " << (dev.status.empty() ? "no CUDA device" : dev.status),
+              "run on a machine with an NVIDIA GPU and a cuda-preset build, or use --device cpu");
+  std::vector<CheckResult> checks;
+  for (const AttnCase& v : a.variants) checks.push_back(check_cuda(v, a.check_seq, a.backward));
+  if (!a.json) {
+    double eo = 0, eg = -1;
+    for (const auto& c : checks) eo = std::max(eo, c.err_out), eg = std::max(eg, c.err_grad);
+    std::printf("pelab bench attention: CUDA fp32 flash kernels on %s, revision %s\n", dev.names[0].c_str(), PELAB_GIT_REVISION);
+    std::printf("check: CUDA flash vs naive (fp64, CPU) at N=%d, B=1: max |O err| %.2e (tol %.0e)", a.check_seq, eo, kTolOut);
+    if (eg >= 0) std::printf(", max |dQ,dK,dV err| %.2e (tol %.0e)", eg, kTolGrad);
+    std::printf("\nTFLOP/s by the FlashAttention-2 convention (causal halved, backward 2.5x forward); each call synchronizes\n");
+    std::printf("%-8s %6s %4s %4s %3s %-6s %-5s %10s %9s\n", "pass", "N", "D", "H", "B", "causal", "pe", "seconds", "TFLOP/s");
+  }
+  const std::vector<float> slopes = alibi_slopes(a.base.heads);
+  for (int n : a.seqs) {
+    AttnCase shape = a.base;
+    shape.seq = n;
+    AttnTensors<float> t;
+    t.alloc_forward(shape);
+    if (a.backward) t.alloc_backward(shape);
+    const DeviceTensors d(t, slopes, a.backward);
+    std::vector<AttnCase> cases;
+    std::vector<std::function<void()>> fwd, bwd;
+    for (AttnCase c : a.variants) {
+      c.seq = n;
+      cases.push_back(c);
+    }
+    for (const AttnCase& c : cases) {
+      fwd.push_back([&d, c] { attention_forward(d.params(c), AttnImpl::FLASH, AttnDevice::CUDA); });
+      bwd.push_back([&d, c] { attention_backward(d.params(c), d.grads(), AttnImpl::FLASH, AttnDevice::CUDA); });
+    }
+    for (auto& f : fwd) f();
+    const std::vector<Timing> tf = bench::time_best_interleaved(fwd, a.min_time, a.min_repeats);
+    std::vector<Timing> tb;
+    if (a.backward) {
+      // Each backward reads the O and LSE of the last forward, whichever variant ran it: the
+      // timing is right, the values are those of another mask or bias (the check above covers values).
+      for (auto& f : bwd) f();
+      tb = bench::time_best_interleaved(bwd, a.min_time, a.min_repeats);
+    }
+    for (size_t i = 0; i < cases.size(); ++i)
+      for (int pass = 0; pass < (a.backward ? 2 : 1); ++pass) {
+        const AttnCase& c = cases[i];
+        const Timing& tm = pass ? tb[i] : tf[i];
+        const double flops = attn_flops(c, pass == 1), tflops = flops / tm.best / 1e12;
+        if (a.json) {
+          JsonLine j;
+          j.str("topic", "attention").str("impl", "flash").str("device", "cuda").str("dtype", "fp32")
+              .integer("seq", c.seq).integer("head_dim", c.head_dim).integer("heads", c.heads).integer("batch", c.batch)
+              .boolean("causal", c.causal).str("pe", pe_name(c.pe)).str("pass", pass ? "backward" : "forward")
+              .num("flops", flops).num("seconds", tm.best).num("tflops", tflops).num("gflops", tflops * 1e3)
+              .null("peak_gflops").null("ratio_to_peak").null("ratio_to_naive").integer("repeats", tm.repeats)
+              .str("gpu", dev.names[0]).integer("check_seq", checks[i].seq).num("check_max_err_o", checks[i].err_out)
+              .str("revision", PELAB_GIT_REVISION);
+          std::printf("%s\n", j.text().c_str());
+        } else {
+          std::printf("%-8s %6d %4d %4d %3d %-6s %-5s %10.6f %9.2f\n", pass ? "backward" : "forward", c.seq, c.head_dim,
+                      c.heads, c.batch, c.causal ? "yes" : "no", pe_name(c.pe), tm.best, tflops);
+        }
+      }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int bench_attention(Context& ctx) {
   const AttnOptions a = attention_options(ctx);
+  if (a.device == AttnDevice::CUDA) return bench_attention_cuda(a);
   omp_set_num_threads(a.threads);
   const size_t nv = a.variants.size();
 

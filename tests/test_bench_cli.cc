@@ -119,6 +119,8 @@ TEST_F(BenchCliTest, BadInputsGiveOneClearLine) {
   expect_clean_failure("bench", "missing bench topic");
   expect_clean_failure("bench --seq 64", "missing bench topic");
   expect_clean_failure("bench frobnicate --seq 64", "unknown bench topic 'frobnicate'");
+  expect_clean_failure("bench attention --seq 64 --device gpu", "unknown --device 'gpu'");
+  expect_clean_failure("bench attention --seq 64 --device cuda --impl naive", "--impl naive runs on the CPU only");
   expect_clean_failure("bench attention extra --seq 64", "unexpected extra argument");
   expect_clean_failure(a, "missing --seq");
   expect_clean_failure(a + " --seq abc", "invalid value 'abc' for --seq");
