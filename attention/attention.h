@@ -2,8 +2,12 @@
 // statistics), an implementation choice and a device. Implementations:
 //   naive (CPU, fp32 and fp64): materializes the scores; the test oracle.
 //   flash (CPU, fp32): tiled, online softmax, O(N) memory (flash_cpu.cc).
-// A combination that does not exist (flash in fp64, anything on CUDA before
-// the CUDA kernels land) throws pelab::Error; nothing falls back silently.
+//   flash (CUDA, fp32; cuda preset): the same algorithm on CUDA cores
+//     (attention/cuda/), head dims 32/64/128, device pointers everywhere
+//     (slopes and learned tables included); forward and backward only.
+// A combination that does not exist (flash in fp64, naive or statistics on
+// CUDA, CUDA in a CPU-only build) throws pelab::Error; nothing falls back
+// silently.
 //
 // Tensors are (B, N, H, D) with element strides for batch, row and head; the
 // head dim D is contiguous. Query i sits at position q_offset + i and key j at
