@@ -27,24 +27,8 @@ void rope_apply(const RopeApplyParams<T>& p, int direction) {
               "use an even head dim");
   const int half = p.rot_dim / 2;
 #pragma omp parallel for schedule(static)
-  for (int r = 0; r < p.rows; ++r) {
-    const double pos = p.positions[r];
-    for (int k = 0; k < half; ++k) {
-      // Angles in double: pos·θ loses digits in fp32 at long positions (flash-attn rotary).
-      const double angle = pos * p.inv_freq[k];
-      double scale = p.mscale;
-      if (p.xpos_zeta) scale *= xpos_scale(p.xpos_zeta[k], pos, p.xpos_centre, p.xpos_scale_base, p.xpos_sign);
-      const T c = static_cast<T>(std::cos(angle) * scale);
-      const T s = static_cast<T>(direction * std::sin(angle) * scale);
-      int i0, i1;
-      rope_pair(p.layout, k, p.rot_dim, &i0, &i1);
-      T* row = p.x + r * p.row_stride;
-      for (int h = 0; h < p.heads; ++h) {
-        T* x = row + h * p.head_stride;
-        rope_rotate(&x[i0], &x[i1], c, s);
-      }
-    }
-  }
+  for (int r = 0; r < p.rows; ++r)
+    for (int k = 0; k < half; ++k) rope_apply_pair(p, r, k, direction);
 }
 
 }  // namespace
