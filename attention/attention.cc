@@ -88,11 +88,11 @@ namespace {
 }
 #endif
 
-// The CUDA kernels: flash, fp32 (bf16/fp16 tensor-core kernels are not built yet).
+// The CUDA kernels: flash in fp32 (forward, backward) and bf16 (forward).
 template <typename T>
 void check_cuda_call(AttnImpl impl) {
   PELAB_CHECK(impl == AttnImpl::FLASH, "naive attention runs on the CPU only", "use --impl flash with --device cuda");
-  PELAB_CHECK((std::is_same_v<T, float>), "CUDA attention is fp32 in this build", "use float tensors, or --device cpu for fp64");
+  PELAB_CHECK((!std::is_same_v<T, double>), "CUDA attention is fp32 or bf16", "use float or bf16 tensors, or --device cpu for fp64");
 }
 }  // namespace
 
@@ -103,14 +103,18 @@ void attention_forward(const AttentionParams<T>& p, AttnImpl impl, AttnDevice de
   if (device == AttnDevice::CUDA) {
 #ifdef PELAB_WITH_CUDA
     check_cuda_call<T>(impl);
-    if constexpr (std::is_same_v<T, float>) return flash_forward_cuda(p);
+    if constexpr (!std::is_same_v<T, double>) return flash_forward_cuda(p);
 #else
     no_cuda();
 #endif
   }
-  if (impl == AttnImpl::NAIVE) return naive_forward_cpu(p);
-  if constexpr (std::is_same_v<T, float>) return flash_forward_cpu(p);
-  throw Error("flash attention on the CPU is fp32 only", "use the naive implementation for fp64 reference runs");
+  if constexpr (std::is_same_v<T, bf16>) {
+    throw Error("bf16 attention runs on CUDA only", "use --device cuda, or fp32 tensors on the CPU");
+  } else {
+    if (impl == AttnImpl::NAIVE) return naive_forward_cpu(p);
+    if constexpr (std::is_same_v<T, float>) return flash_forward_cpu(p);
+    throw Error("flash attention on the CPU is fp32 only", "use the naive implementation for fp64 reference runs");
+  }
 }
 
 template <typename T>
@@ -122,14 +126,20 @@ void attention_backward(const AttentionParams<T>& p, const AttentionGrads<T>& g,
   if (device == AttnDevice::CUDA) {
 #ifdef PELAB_WITH_CUDA
     check_cuda_call<T>(impl);
+    PELAB_CHECK((std::is_same_v<T, float>), "the bf16 attention backward on CUDA is not built yet",
+                "use fp32 tensors for training on the GPU");
     if constexpr (std::is_same_v<T, float>) return flash_backward_cuda(p, g);
 #else
     no_cuda();
 #endif
   }
-  if (impl == AttnImpl::NAIVE) return naive_backward_cpu(p, g);
-  if constexpr (std::is_same_v<T, float>) return flash_backward_cpu(p, g);
-  throw Error("flash attention on the CPU is fp32 only", "use the naive implementation for fp64 reference runs");
+  if constexpr (std::is_same_v<T, bf16>) {
+    throw Error("bf16 attention runs on CUDA only", "use --device cuda, or fp32 tensors on the CPU");
+  } else {
+    if (impl == AttnImpl::NAIVE) return naive_backward_cpu(p, g);
+    if constexpr (std::is_same_v<T, float>) return flash_backward_cpu(p, g);
+    throw Error("flash attention on the CPU is fp32 only", "use the naive implementation for fp64 reference runs");
+  }
 }
 
 template <typename T>
@@ -139,9 +149,13 @@ void attention_statistics(const AttentionParams<T>& p, const AttentionStats& s, 
               "attention statistics need lse and every AttentionStats buffer", "run the forward first");
   PELAB_CHECK(device == AttnDevice::CPU, "the attention statistics pass runs on the CPU only in this build",
               "use --device cpu for statistics (the CUDA statistics pass is not built yet)");
-  if (impl == AttnImpl::NAIVE) return naive_statistics_cpu(p, s);
-  if constexpr (std::is_same_v<T, float>) return flash_statistics_cpu(p, s);
-  throw Error("the chunked statistics pass is fp32 only", "use the naive implementation for fp64 reference runs");
+  if constexpr (std::is_same_v<T, bf16>) {
+    throw Error("the statistics pass has no bf16 path", "use fp32 or fp64 tensors");
+  } else {
+    if (impl == AttnImpl::NAIVE) return naive_statistics_cpu(p, s);
+    if constexpr (std::is_same_v<T, float>) return flash_statistics_cpu(p, s);
+    throw Error("the chunked statistics pass is fp32 only", "use the naive implementation for fp64 reference runs");
+  }
 }
 
 #define PELAB_ATTN_INSTANTIATE(T)                                                                     \
@@ -152,6 +166,7 @@ void attention_statistics(const AttentionParams<T>& p, const AttentionStats& s, 
   template void attention_statistics<T>(const AttentionParams<T>&, const AttentionStats&, AttnImpl, AttnDevice);
 PELAB_ATTN_INSTANTIATE(float)
 PELAB_ATTN_INSTANTIATE(double)
+PELAB_ATTN_INSTANTIATE(bf16)
 #undef PELAB_ATTN_INSTANTIATE
 
 }  // namespace pelab

@@ -5,6 +5,8 @@
 //   flash (CUDA, fp32; cuda preset): the same algorithm on CUDA cores
 //     (attention/cuda/), head dims 32/64/128, device pointers everywhere
 //     (slopes and learned tables included); forward and backward only.
+//   flash (CUDA, bf16 in and out, fp32 accumulation; cuda preset): tensor
+//     cores (mma.sync), head dims 64 and 128, forward only so far.
 // A combination that does not exist (flash in fp64, naive or statistics on
 // CUDA, CUDA in a CPU-only build) throws pelab::Error; nothing falls back
 // silently.
@@ -19,6 +21,7 @@
 
 #include <cstdint>
 
+#include "core/bf16.h"
 #include "encodings/bias_math.h"
 
 namespace pelab {

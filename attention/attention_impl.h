@@ -20,6 +20,7 @@ void flash_statistics_cpu(const AttentionParams<float>& p, const AttentionStats&
 #ifdef PELAB_WITH_CUDA
 // attention/cuda/flash_cuda.cu: fp32 flash attention on the GPU (device pointers).
 void flash_forward_cuda(const AttentionParams<float>& p);
+void flash_forward_cuda(const AttentionParams<bf16>& p);  // tensor cores, head dims 64 and 128
 void flash_backward_cuda(const AttentionParams<float>& p, const AttentionGrads<float>& g);
 #endif
 

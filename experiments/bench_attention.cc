@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -193,6 +194,7 @@ struct AttnOptions {
   std::vector<AttnCase> variants;  // mask × pe, timed interleaved at each N
   AttnImpl impl = AttnImpl::FLASH;
   AttnDevice device = AttnDevice::CPU;
+  bool bf16 = false;  // --dtype bf16 (CUDA forward only)
   bool backward = false, json = false;
   int threads = 0;
   double min_time = 0.5, naive_limit_gb = 4, peak_time = 0.2;
@@ -256,6 +258,11 @@ AttnOptions attention_options(Context& ctx) {
   a.device = device == "cuda" ? AttnDevice::CUDA : AttnDevice::CPU;
   PELAB_CHECK(a.device == AttnDevice::CPU || a.impl == AttnImpl::FLASH, "--impl naive runs on the CPU only",
               "use --impl flash with --device cuda");
+  const std::string dtype = ctx.str("dtype");
+  PELAB_CHECK(dtype == "fp32" || dtype == "bf16", "unknown --dtype '" << dtype << "'", "choose fp32 or bf16");
+  a.bf16 = dtype == "bf16";
+  PELAB_CHECK(!a.bf16 || a.device == AttnDevice::CUDA, "--dtype bf16 runs on CUDA only", "add --device cuda, or use fp32");
+  PELAB_CHECK(!a.bf16 || !a.backward, "the bf16 backward is not built yet", "drop --backward, or use --dtype fp32");
   a.peak_time = ctx.number("peak-time");
   PELAB_CHECK(a.peak_time > 0 && a.peak_time <= 60, "--peak-time must be in (0, 60] seconds, got " << a.peak_time, "e.g. --peak-time 0.2");
   return a;
@@ -357,27 +364,56 @@ void warm_up(F&& f, PassResult& r) {
 // against the fp64 oracle at N = check_seq, then timed. Each call synchronizes,
 // so wall time is kernel time plus launch overhead. No GPU peak is measured yet:
 // the ratio columns are null.
+// Tolerance of the bf16 kernel's check: outputs rounded to bf16 (2^-9 relative on
+// |O| <~ 3) plus P rounded to bf16 before P·V; observed errors of a plain bf16
+// implementation on unit-variance inputs are ~1e-2 at most.
+constexpr double kTolOutBf16 = 3e-2;
+
+template <typename T>
+std::vector<T> as(const std::vector<float>& x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return x;
+  } else {
+    std::vector<T> y(x.size());
+    for (size_t i = 0; i < x.size(); ++i) y[i] = to_bf16(x[i]);
+    return y;
+  }
+}
+template <typename T>
+std::vector<double> as_double(const std::vector<T>& x) {
+  std::vector<double> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if constexpr (std::is_same_v<T, float>) y[i] = x[i];
+    else y[i] = to_float(x[i]);
+  }
+  return y;
+}
+
+// Device copies of one case's tensors; T = float or bf16 (bf16: forward only).
+template <typename T>
 struct DeviceTensors {
-  DeviceArray<float> q, k, v, o, lse, dout, dq, dk, dv, slopes;
+  DeviceArray<T> q, k, v, o, dout, dq, dk, dv;
+  DeviceArray<float> lse, slopes;
   DeviceTensors(const AttnTensors<float>& t, const std::vector<float>& host_slopes, bool backward)
-      : q(t.q), k(t.k), v(t.v), o(t.q.size()), lse(t.lse.size()), slopes(host_slopes) {
+      : q(as<T>(t.q)), k(as<T>(t.k)), v(as<T>(t.v)), o(t.q.size()), lse(t.lse.size()), slopes(host_slopes) {
     if (backward) {
-      dout = DeviceArray<float>(t.dout);
-      dq = DeviceArray<float>(t.q.size());
-      dk = DeviceArray<float>(t.k.size());
-      dv = DeviceArray<float>(t.v.size());
+      dout = DeviceArray<T>(as<T>(t.dout));
+      dq = DeviceArray<T>(t.q.size());
+      dk = DeviceArray<T>(t.k.size());
+      dv = DeviceArray<T>(t.v.size());
     }
   }
-  AttentionParams<float> params(const AttnCase& c) const {
-    auto p = AttentionParams<float>::dense(q.get(), k.get(), v.get(), o.get(), lse.get(), c.batch, c.seq, c.seq, c.heads,
-                                           c.head_dim, c.causal);
+  AttentionParams<T> params(const AttnCase& c) const {
+    auto p = AttentionParams<T>::dense(q.get(), k.get(), v.get(), o.get(), lse.get(), c.batch, c.seq, c.seq, c.heads,
+                                       c.head_dim, c.causal);
     p.bias.kind = c.pe;
     if (c.pe == AttnBias::ALIBI) p.bias.alibi_slopes = slopes.get();
     return p;
   }
-  AttentionGrads<float> grads() const { return {dout.get(), dq.get(), dk.get(), dv.get(), nullptr}; }
+  AttentionGrads<T> grads() const { return {dout.get(), dq.get(), dk.get(), dv.get(), nullptr}; }
 };
 
+template <typename T>
 CheckResult check_cuda(AttnCase c, int check_seq, bool backward) {
   c.seq = check_seq;
   c.batch = 1;
@@ -385,49 +421,56 @@ CheckResult check_cuda(AttnCase c, int check_seq, bool backward) {
   AttnTensors<float> f;
   f.alloc_forward(c);
   if (backward) f.alloc_backward(c);
-  const DeviceTensors d(f, slopes, backward);
+  const DeviceTensors<T> d(f, slopes, backward);
   attention_forward(d.params(c), AttnImpl::FLASH, AttnDevice::CUDA);
+  // The oracle sees the values the kernel saw (rounded to bf16 for bf16).
   AttnTensors<double> r;
-  r.q.assign(f.q.begin(), f.q.end());
-  r.k.assign(f.k.begin(), f.k.end());
-  r.v.assign(f.v.begin(), f.v.end());
+  r.q = as_double(as<T>(f.q));
+  r.k = as_double(as<T>(f.k));
+  r.v = as_double(as<T>(f.v));
   r.o.assign(f.q.size(), 0.0);
   r.lse.assign(f.lse.size(), 0.0f);
   const AttentionParams<double> pr = r.params(c, slopes);
   attention_forward(pr, AttnImpl::NAIVE);
   CheckResult res;
   res.seq = check_seq;
-  res.err_out = max_abs_diff(d.o.to_host(), r.o);
-  PELAB_CHECK(res.err_out <= kTolOut, "CUDA flash attention disagrees with the naive oracle at N=" << check_seq << ": max |O err| "
-                                                                                                 << res.err_out << " > " << kTolOut,
+  res.err_out = max_abs_diff(as_double(d.o.to_host()), r.o);
+  const double tol = std::is_same_v<T, float> ? kTolOut : kTolOutBf16;
+  PELAB_CHECK(res.err_out <= tol, "CUDA flash attention disagrees with the naive oracle at N=" << check_seq << ": max |O err| "
+                                                                                            << res.err_out << " > " << tol,
               "the CUDA kernel is wrong for this case; nothing was timed");
-  if (backward) {
-    attention_backward(d.params(c), d.grads(), AttnImpl::FLASH, AttnDevice::CUDA);
-    r.dout.assign(f.dout.begin(), f.dout.end());
-    r.dq.assign(f.q.size(), 0.0);
-    r.dk.assign(f.k.size(), 0.0);
-    r.dv.assign(f.v.size(), 0.0);
-    attention_backward(pr, r.grads(), AttnImpl::NAIVE);
-    res.err_grad = std::max({max_abs_diff(d.dq.to_host(), r.dq), max_abs_diff(d.dk.to_host(), r.dk),
-                             max_abs_diff(d.dv.to_host(), r.dv)});
-    PELAB_CHECK(res.err_grad <= kTolGrad, "CUDA flash attention backward disagrees with the naive oracle at N="
-                                              << check_seq << ": max |dQ,dK,dV err| " << res.err_grad << " > " << kTolGrad,
-                "the CUDA backward is wrong for this case; nothing was timed");
+  if constexpr (std::is_same_v<T, float>) {
+    if (backward) {
+      attention_backward(d.params(c), d.grads(), AttnImpl::FLASH, AttnDevice::CUDA);
+      r.dout.assign(f.dout.begin(), f.dout.end());
+      r.dq.assign(f.q.size(), 0.0);
+      r.dk.assign(f.k.size(), 0.0);
+      r.dv.assign(f.v.size(), 0.0);
+      attention_backward(pr, r.grads(), AttnImpl::NAIVE);
+      res.err_grad = std::max({max_abs_diff(d.dq.to_host(), r.dq), max_abs_diff(d.dk.to_host(), r.dk),
+                               max_abs_diff(d.dv.to_host(), r.dv)});
+      PELAB_CHECK(res.err_grad <= kTolGrad, "CUDA flash attention backward disagrees with the naive oracle at N="
+                                                << check_seq << ": max |dQ,dK,dV err| " << res.err_grad << " > " << kTolGrad,
+                  "the CUDA backward is wrong for this case; nothing was timed");
+    }
   }
   return res;
 }
 
+template <typename T>
 int bench_attention_cuda(const AttnOptions& a) {
+  const char* dtype = std::is_same_v<T, float> ? "fp32" : "bf16";
   const DeviceReport dev = query_devices();
   PELAB_CHECK(dev.cuda_devices > 0, "--device cuda: " << (dev.status.empty() ? "no CUDA device" : dev.status),
               "run on a machine with an NVIDIA GPU and a cuda-preset build, or use --device cpu");
   std::vector<CheckResult> checks;
-  for (const AttnCase& v : a.variants) checks.push_back(check_cuda(v, a.check_seq, a.backward));
+  for (const AttnCase& v : a.variants) checks.push_back(check_cuda<T>(v, a.check_seq, a.backward));
   if (!a.json) {
     double eo = 0, eg = -1;
     for (const auto& c : checks) eo = std::max(eo, c.err_out), eg = std::max(eg, c.err_grad);
-    std::printf("pelab bench attention: CUDA fp32 flash kernels on %s, revision %s\n", dev.names[0].c_str(), PELAB_GIT_REVISION);
-    std::printf("check: CUDA flash vs naive (fp64, CPU) at N=%d, B=1: max |O err| %.2e (tol %.0e)", a.check_seq, eo, kTolOut);
+    std::printf("pelab bench attention: CUDA %s flash kernels on %s, revision %s\n", dtype, dev.names[0].c_str(), PELAB_GIT_REVISION);
+    std::printf("check: CUDA flash vs naive (fp64, CPU) at N=%d, B=1: max |O err| %.2e (tol %.0e)", a.check_seq, eo,
+                std::is_same_v<T, float> ? kTolOut : kTolOutBf16);
     if (eg >= 0) std::printf(", max |dQ,dK,dV err| %.2e (tol %.0e)", eg, kTolGrad);
     std::printf("\nTFLOP/s by the FlashAttention-2 convention (causal halved, backward 2.5x forward); each call synchronizes\n");
     std::printf("%-8s %6s %4s %4s %3s %-6s %-5s %10s %9s\n", "pass", "N", "D", "H", "B", "causal", "pe", "seconds", "TFLOP/s");
@@ -439,7 +482,7 @@ int bench_attention_cuda(const AttnOptions& a) {
     AttnTensors<float> t;
     t.alloc_forward(shape);
     if (a.backward) t.alloc_backward(shape);
-    const DeviceTensors d(t, slopes, a.backward);
+    const DeviceTensors<T> d(t, slopes, a.backward);
     std::vector<AttnCase> cases;
     std::vector<std::function<void()>> fwd, bwd;
     for (AttnCase c : a.variants) {
@@ -466,7 +509,7 @@ int bench_attention_cuda(const AttnOptions& a) {
         const double flops = attn_flops(c, pass == 1), tflops = flops / tm.best / 1e12;
         if (a.json) {
           JsonLine j;
-          j.str("topic", "attention").str("impl", "flash").str("device", "cuda").str("dtype", "fp32")
+          j.str("topic", "attention").str("impl", "flash").str("device", "cuda").str("dtype", dtype)
               .integer("seq", c.seq).integer("head_dim", c.head_dim).integer("heads", c.heads).integer("batch", c.batch)
               .boolean("causal", c.causal).str("pe", pe_name(c.pe)).str("pass", pass ? "backward" : "forward")
               .num("flops", flops).num("seconds", tm.best).num("tflops", tflops).num("gflops", tflops * 1e3)
@@ -488,7 +531,7 @@ int bench_attention_cuda(const AttnOptions& a) {
 
 int bench_attention(Context& ctx) {
   const AttnOptions a = attention_options(ctx);
-  if (a.device == AttnDevice::CUDA) return bench_attention_cuda(a);
+  if (a.device == AttnDevice::CUDA) return a.bf16 ? bench_attention_cuda<bf16>(a) : bench_attention_cuda<float>(a);
   omp_set_num_threads(a.threads);
   const size_t nv = a.variants.size();
 

@@ -26,7 +26,8 @@ void bench_options(po::options_description_easy_init& o) {
    ("pe", s("none"), "attention: score bias(es) inside the kernel: none|alibi, or none,alibi to time both interleaved;\n"
                      "train: the model's encoding (usually from the config file's pe = ...)")
    ("impl", s("flash"), "attention implementation to time (train: the model's attention): flash|naive")
-   ("device", s("cpu"), "attention: cpu|cuda (cuda: the fp32 CUDA kernels, a cuda-preset build and a GPU)")
+   ("device", s("cpu"), "attention: cpu|cuda (cuda: the CUDA kernels, a cuda-preset build and a GPU)")
+   ("dtype", s("fp32"), "attention on cuda: fp32 (CUDA cores) | bf16 (tensor cores, forward only)")
    ("backward", po::bool_switch(), "attention: also time the backward pass (alone, after a forward)")
    ("threads", po::value<std::string>(), "OpenMP threads for the kernels and the FMA peak (default: all)")
    ("json", po::bool_switch(), "print one JSON object per line instead of a table")

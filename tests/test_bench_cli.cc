@@ -121,6 +121,8 @@ TEST_F(BenchCliTest, BadInputsGiveOneClearLine) {
   expect_clean_failure("bench frobnicate --seq 64", "unknown bench topic 'frobnicate'");
   expect_clean_failure("bench attention --seq 64 --device gpu", "unknown --device 'gpu'");
   expect_clean_failure("bench attention --seq 64 --device cuda --impl naive", "--impl naive runs on the CPU only");
+  expect_clean_failure("bench attention --seq 64 --dtype bf16", "--dtype bf16 runs on CUDA only");
+  expect_clean_failure("bench attention --seq 64 --dtype fp8", "unknown --dtype 'fp8'");
   expect_clean_failure("bench attention extra --seq 64", "unexpected extra argument");
   expect_clean_failure(a, "missing --seq");
   expect_clean_failure(a + " --seq abc", "invalid value 'abc' for --seq");

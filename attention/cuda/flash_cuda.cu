@@ -57,7 +57,8 @@ int bias_mode(const AttnBiasParams& b) {
 }
 
 // Distances n = qpos - kpos a visible pair can have: [dist_min, dist_min + ndist).
-void distance_range(const AttentionParams<float>& p, int64_t* dist_min, int64_t* ndist) {
+template <typename T>
+void distance_range(const AttentionParams<T>& p, int64_t* dist_min, int64_t* ndist) {
   int64_t lo = p.q_offset - (p.k_offset + p.nk - 1);
   int64_t hi = p.q_offset + p.nq - 1 - p.k_offset;
   if (p.causal) lo = std::max<int64_t>(lo, 0);
@@ -66,9 +67,15 @@ void distance_range(const AttentionParams<float>& p, int64_t* dist_min, int64_t*
   *ndist = hi - lo + 1;
 }
 
-FlashCudaArgs make_args(const AttentionParams<float>& p) {
-  FlashCudaArgs a;
-  a.q = p.q, a.k = p.k, a.v = p.v, a.o = p.o, a.lse = p.lse;
+// The device element type of a host element type: float, or bf16 -> __nv_bfloat16 (same bits).
+template <typename T> struct DeviceType { using type = T; };
+template <> struct DeviceType<bf16> { using type = __nv_bfloat16; };
+
+template <typename T, typename U = typename DeviceType<T>::type>
+FlashArgs<U> make_args(const AttentionParams<T>& p) {
+  FlashArgs<U> a;
+  a.q = reinterpret_cast<const U*>(p.q), a.k = reinterpret_cast<const U*>(p.k), a.v = reinterpret_cast<const U*>(p.v);
+  a.o = reinterpret_cast<U*>(p.o), a.lse = p.lse;
   a.q_batch_stride = p.q_batch_stride, a.q_row_stride = p.q_row_stride, a.q_head_stride = p.q_head_stride;
   a.k_batch_stride = p.k_batch_stride, a.k_row_stride = p.k_row_stride, a.k_head_stride = p.k_head_stride;
   a.v_batch_stride = p.v_batch_stride, a.v_row_stride = p.v_row_stride, a.v_head_stride = p.v_head_stride;
@@ -82,7 +89,8 @@ FlashCudaArgs make_args(const AttentionParams<float>& p) {
   return a;
 }
 
-void check_call(const AttentionParams<float>& p) {
+template <typename T>
+void check_call(const AttentionParams<T>& p) {
   PELAB_CHECK(p.head_dim == 32 || p.head_dim == 64 || p.head_dim == 128,
               "CUDA attention supports head dims 32, 64 and 128, got " << p.head_dim,
               "use --device cpu for other head dims");
@@ -148,7 +156,8 @@ void dispatch(int head_dim, int mode, bool causal, F&& f) {
 }
 
 // Builds the (H, ndist) bias table for a learned bias; empty otherwise.
-std::unique_ptr<DeviceBuffer<float>> bias_table(const AttentionParams<float>& p, FlashCudaArgs& a) {
+template <typename T, typename U>
+std::unique_ptr<DeviceBuffer<float>> bias_table(const AttentionParams<T>& p, FlashArgs<U>& a) {
   if (!p.bias.learned()) return nullptr;
   auto t = std::make_unique<DeviceBuffer<float>>(static_cast<size_t>(p.heads) * a.ndist);
   bias_table_kernel<<<blocks_for(p.heads * a.ndist, 256), 256>>>(p.bias, p.heads, a.dist_min, a.ndist, t->get());
@@ -172,6 +181,21 @@ void flash_forward_cuda(const AttentionParams<float>& p) {
   check(cudaDeviceSynchronize(), "the flash forward");
 }
 
+void flash_forward_cuda(const AttentionParams<bf16>& p) {
+  using namespace cuda;
+  check_call(p);
+  PELAB_CHECK(p.head_dim != 32, "the bf16 tensor-core kernels support head dims 64 and 128, got 32",
+              "use fp32 tensors for head dim 32");
+  FlashArgs<__nv_bfloat16> a = make_args(p);
+  const auto table = bias_table(p, a);
+  dispatch(p.head_dim, bias_mode(p.bias), p.causal, [&](auto d, auto b, auto c) {
+    if constexpr (decltype(d)::value != 32)
+      flash_bf16_forward<decltype(d)::value, decltype(b)::value, decltype(c)::value>(a, nullptr);
+  });
+  check(cudaGetLastError(), "the bf16 flash forward launch");
+  check(cudaDeviceSynchronize(), "the bf16 flash forward");
+}
+
 void flash_backward_cuda(const AttentionParams<float>& p, const AttentionGrads<float>& g) {
   using namespace cuda;
   check_call(p);
@@ -180,7 +204,7 @@ void flash_backward_cuda(const AttentionParams<float>& p, const AttentionGrads<f
   PELAB_CHECK(!p.bias.learned() || is_device_pointer(g.dbias), "CUDA attention backward needs dbias in device memory",
               "allocate it with cudaMalloc");
   FlashCudaArgs a = make_args(p);
-  a.dout = g.dout, a.dq = g.dq, a.dk = g.dk, a.dv = g.dv;
+  a.dout = g.dout, a.dq = g.dq, a.dk = g.dk, a.dv = g.dv;  // float: make_args is the identity cast
   const auto table = bias_table(p, a);
   const int64_t rows = static_cast<int64_t>(p.batch) * p.heads * p.nq;
   DeviceBuffer<float> delta(rows);

@@ -24,8 +24,7 @@
 
 #include <cstdint>
 
-#include "attention/cuda/flash_cuda.h"
-#include "encodings/bias_math.h"
+#include "attention/cuda/flash_common.cuh"
 
 namespace pelab::cuda {
 
@@ -33,29 +32,6 @@ inline constexpr int kWarps = 4;  // warps per block
 inline constexpr int kRows = 4;   // own rows per warp: 16 per block
 inline constexpr int kTile = 32;  // other rows per tile: one per lane
 inline constexpr int kBlockRows = kWarps * kRows;
-
-__device__ __forceinline__ float warp_max(float x) {
-  for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
-  return x;
-}
-__device__ __forceinline__ float warp_sum(float x) {
-  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
-
-// The pre-softmax logit's bias of head h at query position qpos, key kpos.
-template <int kBias>
-__device__ __forceinline__ float bias_at(const FlashCudaArgs& a, int h, int64_t qpos, int64_t kpos) {
-  if constexpr (kBias == kBiasAlibi) {
-    return AlibiBias{a.alibi_slopes[h], a.alibi_distance_scale}(static_cast<double>(qpos), static_cast<double>(kpos));
-  } else if constexpr (kBias == kBiasTable) {
-    return a.bias_table[static_cast<int64_t>(h) * a.ndist + (qpos - kpos - a.dist_min)];
-  } else {
-    return 0.0f;
-  }
-}
-
-__device__ __forceinline__ bool visible(bool causal, int64_t qpos, int64_t kpos) { return !causal || kpos <= qpos; }
 
 // Shared tiles of 32 "other" rows are read two ways: lane l reads row l at
 // column d (a dot product), and every lane reads one row at its own columns
