@@ -77,11 +77,7 @@ __global__ void __launch_bounds__(kBf16Warps * 32) flash_bf16_forward_kernel(Fla
 #pragma unroll
   for (int dn = 0; dn < kDT; ++dn) o[dn][0] = o[dn][1] = o[dn][2] = o[dn][3] = 0.0f;
 
-  int64_t kend = a.nk;
-  if (kCausal) {
-    const int64_t last = min(i0 + kBf16BM, static_cast<int64_t>(a.nq)) - 1;
-    kend = min(kend, a.q_offset + last - a.k_offset + 1);
-  }
+  const int64_t kend = key_end<kCausal>(a, i0, kBf16BM);
   const __nv_bfloat16* qw = qs + warp * 16 * kPitch;
   for (int64_t j0 = 0; j0 < kend; j0 += kBN) {
     __syncthreads();

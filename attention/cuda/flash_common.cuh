@@ -34,4 +34,13 @@ __device__ __forceinline__ float bias_at(const Args& a, int h, int64_t qpos, int
 
 __device__ __forceinline__ bool visible(bool causal, int64_t qpos, int64_t kpos) { return !causal || kpos <= qpos; }
 
+// Keys [0, key_end) are all a block of query rows [i0, i0 + rows) can see:
+// with the causal mask they end at the last row's position (block skipping).
+template <bool kCausal, typename Args>
+__device__ __forceinline__ int64_t key_end(const Args& a, int64_t i0, int rows) {
+  if (!kCausal) return a.nk;
+  const int64_t last = min(i0 + rows, static_cast<int64_t>(a.nq)) - 1;
+  return min(static_cast<int64_t>(a.nk), a.q_offset + last - a.k_offset + 1);
+}
+
 }  // namespace pelab::cuda

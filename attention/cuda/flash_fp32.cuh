@@ -81,12 +81,7 @@ __global__ void __launch_bounds__(kWarps * 32) flash_fp32_forward_kernel(FlashCu
     #pragma unroll
     for (int c = 0; c < kCols; ++c) acc[r][c] = 0.0f;
   }
-  // Keys a causal block can see end at the last row's position.
-  int64_t kend = a.nk;
-  if (kCausal) {
-    const int64_t last = min(i0 + kBlockRows, static_cast<int64_t>(a.nq)) - 1;
-    kend = min(kend, a.q_offset + last - a.k_offset + 1);
-  }
+  const int64_t kend = key_end<kCausal>(a, i0, kBlockRows);
   for (int64_t j0 = 0; j0 < kend; j0 += kTile) {
     __syncthreads();
     load_tile<D, true>(ks, kTile, k, a.k_row_stride, j0, a.nk);
@@ -164,11 +159,7 @@ __global__ void __launch_bounds__(kWarps * 32) flash_fp32_dq_kernel(FlashCudaArg
     #pragma unroll
     for (int c = 0; c < kCols; ++c) acc[r][c] = 0.0f;
   }
-  int64_t kend = a.nk;
-  if (kCausal) {
-    const int64_t last = min(i0 + kBlockRows, static_cast<int64_t>(a.nq)) - 1;
-    kend = min(kend, a.q_offset + last - a.k_offset + 1);
-  }
+  const int64_t kend = key_end<kCausal>(a, i0, kBlockRows);
   for (int64_t j0 = 0; j0 < kend; j0 += kTile) {
     __syncthreads();
     load_tile<D, true>(ks, kTile, k, a.k_row_stride, j0, a.nk);
