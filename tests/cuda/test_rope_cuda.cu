@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "encodings/rope.h"
@@ -80,7 +81,12 @@ INSTANTIATE_TEST_SUITE_P(, RopeCuda,
                                            RopeCase{RopeLayout::INTERLEAVED, false, +1, 1.0},
                                            RopeCase{RopeLayout::HALF_SPLIT, false, +1, 1.2079},  // YaRN s = 8
                                            RopeCase{RopeLayout::HALF_SPLIT, true, +1, 1.0},      // xPos q
-                                           RopeCase{RopeLayout::INTERLEAVED, true, -1, 1.0}));   // xPos k
+                                           RopeCase{RopeLayout::INTERLEAVED, true, -1, 1.0}),    // xPos k
+                         [](const auto& info) {
+                           const RopeCase& c = info.param;
+                           return std::string(c.layout == RopeLayout::INTERLEAVED ? "interleaved" : "halfsplit") +
+                                  (c.xpos ? (c.sign > 0 ? "_xpos_q" : "_xpos_k") : "_rope") + (c.mscale != 1.0 ? "_yarn" : "");
+                         });
 
 }  // namespace
 }  // namespace pelab
