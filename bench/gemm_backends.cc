@@ -28,6 +28,7 @@
 #include "core/aligned_vector.h"
 #include "core/rng.h"
 #include "model/layers.h"
+#include "model/parallel.h"  // rows split as the model splits them
 
 extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_corename(void);
@@ -39,17 +40,6 @@ using pelab::AlignedVector;
 struct Shape {
   int in = 0, out = 0;  // W is (in, out)
 };
-
-// Rows split as the model splits them (model/layers.cc parallel_ranges).
-template <typename F>
-void split(int64_t n, F&& f) {
-#pragma omp parallel
-  {
-    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-    if (hi > lo) f(lo, hi);
-  }
-}
 
 struct Buffers {
   AlignedVector<float> x, w, y, dy, dx, dw;
@@ -70,15 +60,15 @@ void eigen_pass(Buffers& b, int N, Shape s) {
 void openblas_split_pass(Buffers& b, int N, Shape s) {
   std::fill(b.dw.begin(), b.dw.end(), 0.0f);
   const int C = s.in, OC = s.out;
-  split(N, [&](int64_t r0, int64_t r1) {
+  pelab::parallel_ranges(N, [&](int64_t r0, int64_t r1) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(r1 - r0), OC, C, 1.0f, b.x.data() + r0 * C, C,
                 b.w.data(), OC, 0.0f, b.y.data() + r0 * OC, OC);
   });
-  split(N, [&](int64_t r0, int64_t r1) {
+  pelab::parallel_ranges(N, [&](int64_t r0, int64_t r1) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(r1 - r0), C, OC, 1.0f, b.dy.data() + r0 * OC, OC,
                 b.w.data(), OC, 0.0f, b.dx.data() + r0 * C, C);
   });
-  split(C, [&](int64_t c0, int64_t c1) {
+  pelab::parallel_ranges(C, [&](int64_t c0, int64_t c1) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(c1 - c0), OC, N, 1.0f, b.x.data() + c0, C, b.dy.data(),
                 OC, 1.0f, b.dw.data() + c0 * OC, OC);
   });
