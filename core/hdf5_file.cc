@@ -1,13 +1,20 @@
 #include "core/hdf5_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace pelab::h5 {
 
@@ -23,9 +30,12 @@ Handle& Handle::operator=(Handle&& o) noexcept {
   return *this;
 }
 
-void Handle::reset() {
-  if (id_ >= 0 && close_) close_(id_);
+void Handle::reset() { (void)close(); }
+
+herr_t Handle::close() {
+  const herr_t rc = (id_ >= 0 && close_) ? close_(id_) : 0;
   id_ = H5I_INVALID_HID;
+  return rc;
 }
 
 template <> hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
@@ -54,8 +64,45 @@ void check_writable_target(const std::string& path, const std::string& option) {
   PELAB_CHECK(!fs::is_directory(path, ec), "cannot write " << option << " '" << path << "': it is a folder", "give a file name");
 }
 
+namespace {
+
+// What a user can do about a system error, or "" when it is not one of these.
+std::string hint_for_cause(const std::string& cause) {
+  if (cause == std::strerror(ENOSPC) || cause == std::strerror(EDQUOT))
+    return "free some disk space, or write to another folder";
+  if (cause == std::strerror(EFBIG)) return "the file size limit (ulimit -f) or the file system's maximum was reached";
+  if (cause == std::strerror(EACCES) || cause == std::strerror(EROFS)) return "choose a folder you can write to";
+  if (cause == std::strerror(EIO)) return "the disk reported an I/O error; check it and retry";
+  return {};
+}
+
+}  // namespace
+
+std::string last_error_cause() {
+  // HDF5's sec2 driver reports "..., errno = 28, error message = 'No space left
+  // on device', ..." in the description of the failed read or write.
+  std::string cause;
+  auto cb = [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+    std::string& c = *static_cast<std::string*>(out);
+    if (!c.empty() || !e->desc) return 0;
+    const std::string d(e->desc);
+    const std::string key = "error message = '";
+    const size_t at = d.find(key);
+    if (at != std::string::npos) {
+      const size_t end = d.find('\'', at + key.size());
+      if (end != std::string::npos) c = d.substr(at + key.size(), end - at - key.size());
+    }
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, cb, &cause);
+  return cause;
+}
+
 void Group::fail(const std::string& what, const std::string& name) const {
-  throw Error("HDF5: cannot " + what + " '" + child_path(name) + "' in " + file_,
+  const std::string cause = last_error_cause();
+  const std::string hint = hint_for_cause(cause);
+  if (!hint.empty()) throw Error("cannot " + what + " '" + child_path(name) + "' in " + file_ + ": " + cause, hint);
+  throw Error("HDF5: cannot " + what + " '" + child_path(name) + "' in " + file_ + (cause.empty() ? "" : ": " + cause),
               "the file may be damaged, or not a pelab result file");
 }
 
@@ -220,6 +267,50 @@ PELAB_H5_INSTANTIATE(uint32_t)
 PELAB_H5_INSTANTIATE(uint64_t)
 #undef PELAB_H5_INSTANTIATE
 
+void Group::copy_member(const Group& src, const std::string& name) {
+  if (!src.has(name)) throw Error("HDF5: " + src.file_ + " has no '" + src.child_path(name) + "'", "is this the right file?");
+  if (H5Ocopy(src.id(), name.c_str(), h_.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0) fail("copy", name);
+}
+
+void Group::copy_attrs(const Group& src) {
+  struct Ctx {
+    Group* dst;
+    std::string failed;
+  } ctx{this, {}};
+  auto cb = [](hid_t loc, const char* name, const H5A_info_t*, void* op) -> herr_t {
+    Ctx& c = *static_cast<Ctx*>(op);
+    Handle a(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
+    Handle type(a.valid() ? H5Aget_type(a.get()) : H5I_INVALID_HID, H5Tclose);
+    Handle space(a.valid() ? H5Aget_space(a.get()) : H5I_INVALID_HID, H5Sclose);
+    if (!type.valid() || !space.valid()) {
+      c.failed = name;
+      return -1;
+    }
+    const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+    const size_t size = H5Tget_size(type.get());
+    std::vector<unsigned char> buf(static_cast<size_t>(std::max<hssize_t>(n, 1)) * std::max<size_t>(size, 1));
+    // Read and write in the file's own type: variable-length strings come
+    // back as pointers that the write takes as they are.
+    if (H5Aread(a.get(), type.get(), buf.data()) < 0) {
+      c.failed = name;
+      return -1;
+    }
+    if (H5Aexists(c.dst->id(), name) > 0) H5Adelete(c.dst->id(), name);
+    Handle out(H5Acreate2(c.dst->id(), name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    const bool ok = out.valid() && H5Awrite(out.get(), type.get(), buf.data()) >= 0;
+    if (H5Tdetect_class(type.get(), H5T_VLEN) > 0 || H5Tis_variable_str(type.get()) > 0)
+      H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, buf.data());
+    if (!ok) {
+      c.failed = name;
+      return -1;
+    }
+    return 0;
+  };
+  hsize_t idx = 0;
+  if (H5Aiterate2(src.id(), H5_INDEX_NAME, H5_ITER_INC, &idx, cb, &ctx) < 0)
+    fail("copy attribute '" + ctx.failed + "' to", "");
+}
+
 // ---- attributes -------------------------------------------------------------
 
 Handle Group::open_attr_for_write(const std::string& name, hid_t type, hid_t space) {
@@ -338,14 +429,17 @@ File File::create(const std::string& path) {
   check_writable_target(path, "output");
   File f;
   f.final_ = path;
-  f.temp_ = path + ".tmp-" + std::to_string(getpid());
+  f.temp_ = temp_path_for(path);
   // Link creation order on the root too, so top-level groups keep write order.
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
   H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  H5Pset_userblock(fcpl.get(), kSealBytes);  // room for the seal
   hid_t id = H5Fcreate(f.temp_.c_str(), H5F_ACC_TRUNC, fcpl.get(), strong_close_fapl().get());
   if (id < 0) {
+    const std::string cause = last_error_cause();
     std::remove(f.temp_.c_str());
-    throw Error("cannot create HDF5 file '" + path + "'", "check the path and the free disk space");
+    throw Error("cannot create HDF5 file '" + path + "'" + (cause.empty() ? "" : ": " + cause),
+                "check the path and the free disk space");
   }
   f.h_ = Handle(id, H5Fclose);
   f.path_ = "/";
@@ -357,6 +451,10 @@ File File::open_read(const std::string& path) {
   silence_library_errors();
   std::error_code ec;
   PELAB_CHECK(fs::exists(path, ec), "file '" << path << "' does not exist", "check the path");
+  PELAB_CHECK(!fs::is_directory(path, ec), "'" << path << "' is a folder, not a file", "check the path");
+  const std::string bad = check_seal(path);
+  PELAB_CHECK(bad.empty(), "'" << path << "' is damaged or not written by this pelab: " << bad,
+              "regenerate it (or restore a copy); pelab refuses files whose bytes changed after it wrote them");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, strong_close_fapl().get());
   PELAB_CHECK(id >= 0, "cannot open '" << path << "' as HDF5: the file is truncated, corrupt or not HDF5",
               "regenerate it, or pass a file that pelab wrote");
@@ -394,8 +492,19 @@ File::~File() {
 
 void File::commit() {
   PELAB_CHECK(h_.valid() && !temp_.empty(), "HDF5: commit() on a file not opened for writing", "this is a bug in pelab");
+  const std::string point = "commit:" + fs::path(final_).filename().string();
+  failpoint(point + ":before_flush");
   if (H5Fflush(h_.get(), H5F_SCOPE_GLOBAL) < 0) fail("flush", "");
-  h_.reset();
+  const bool closed = h_.close() >= 0;
+  try {
+    if (!closed) fail("close", "");
+    seal_file(temp_);
+  } catch (...) {
+    std::remove(temp_.c_str());
+    temp_.clear();
+    throw;
+  }
+  failpoint(point + ":before_rename");
   std::error_code ec;
   fs::rename(temp_, final_, ec);
   if (ec) {
@@ -405,6 +514,90 @@ void File::commit() {
     throw Error(msg, "check the folder's permissions");
   }
   temp_.clear();
+  failpoint(point + ":after_rename");
+}
+
+// ---- seal ---------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kSealMagic = "PELAB-SEAL 1\n";
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// CRC-32 (zlib) of bytes [from, size) of an open file.
+bool crc_from(int fd, uint64_t from, uint64_t size, uint32_t& crc_out) {
+  std::vector<unsigned char> buf(1 << 20);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  uint64_t pos = from;
+  while (pos < size) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - pos));
+    const ssize_t got = pread(fd, buf.data(), want, static_cast<off_t>(pos));
+    if (got <= 0) return false;
+    crc = crc32(crc, buf.data(), static_cast<uInt>(got));
+    pos += static_cast<uint64_t>(got);
+  }
+  crc_out = static_cast<uint32_t>(crc);
+  return true;
+}
+
+}  // namespace
+
+void seal_file(const std::string& path) {
+  Fd f;
+  f.fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  struct stat st {};
+  auto sys_fail = [&](const char* what) {
+    const std::string cause = std::strerror(errno);
+    std::string hint = hint_for_cause(cause);
+    throw Error(std::string("cannot ") + what + " '" + path + "': " + cause,
+                hint.empty() ? "check the disk and the folder's permissions" : hint);
+  };
+  if (f.fd < 0) sys_fail("open for sealing");
+  if (fstat(f.fd, &st) != 0) sys_fail("stat");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  PELAB_CHECK(size >= kSealBytes, "cannot seal '" << path << "': it has no user block", "this is a bug in pelab");
+  uint32_t crc = 0;
+  if (!crc_from(f.fd, kSealBytes, size, crc)) sys_fail("read back");
+  char block[kSealBytes] = {0};
+  std::snprintf(block, sizeof block, "%sbytes %" PRIu64 "\ncrc32 %08" PRIx32 "\n", kSealMagic, size, crc);
+  if (pwrite(f.fd, block, sizeof block, 0) != static_cast<ssize_t>(sizeof block)) sys_fail("write the seal of");
+  if (fsync(f.fd) != 0) sys_fail("flush");
+}
+
+std::string check_seal(const std::string& path) {
+  Fd f;
+  f.fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd < 0) return std::string("cannot open it: ") + std::strerror(errno);
+  struct stat st {};
+  if (fstat(f.fd, &st) != 0) return std::string("cannot stat it: ") + std::strerror(errno);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  char block[kSealBytes + 1] = {0};
+  const ssize_t got = size >= kSealBytes ? pread(f.fd, block, kSealBytes, 0) : -1;
+  const size_t magic_len = std::strlen(kSealMagic);
+  if (got != static_cast<ssize_t>(kSealBytes) || std::strncmp(block, kSealMagic, magic_len) != 0)
+    return "it has no pelab seal (" + std::to_string(size) +
+           " bytes; not an HDF5 file pelab wrote, or one from a pelab older than schema 2)";
+  uint64_t want_size = 0;
+  uint32_t want_crc = 0;
+  if (std::sscanf(block + magic_len, "bytes %" SCNu64 "\ncrc32 %" SCNx32, &want_size, &want_crc) != 2)
+    return "its seal is unreadable";
+  if (size != want_size)
+    return "it is " + std::to_string(size) + " bytes long, but was written with " + std::to_string(want_size) +
+           (size < want_size ? " (truncated)" : " (appended to)");
+  uint32_t crc = 0;
+  if (!crc_from(f.fd, kSealBytes, size, crc)) return std::string("cannot read it: ") + std::strerror(errno);
+  if (crc != want_crc) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "its CRC-32 is %08" PRIx32 ", but was %08" PRIx32 " when written", crc, want_crc);
+    return buf;
+  }
+  return {};
 }
 
 }  // namespace pelab::h5

@@ -5,6 +5,14 @@
 // Files are written to a temporary name beside the target and renamed by
 // commit(), so a crash or an error never leaves a half-written file under the
 // real name (DESIGN.md "Results").
+//
+// Every file File::create writes is sealed: its first 512 bytes (an HDF5 user
+// block, which HDF5, h5py and h5dump skip) hold the file's length and a CRC-32
+// of every byte after the block. File::open_read checks the seal before HDF5
+// parses anything, so a file whose bytes changed after pelab wrote it
+// (truncated, a flipped bit, a partial copy) is refused with one clear error
+// instead of being loaded, or handed to a parser that was never meant for
+// damaged input.
 #pragma once
 
 #include <hdf5.h>
@@ -27,6 +35,7 @@ class Handle {
   Handle& operator=(Handle&& o) noexcept;
   ~Handle() { reset(); }
   void reset();
+  herr_t close();  // like reset(), returning the close function's result
   hid_t get() const { return id_; }
   bool valid() const { return id_ >= 0; }
 
@@ -63,6 +72,12 @@ class Group {
   template <typename T> void append(const std::string& name, const T* data, uint64_t n);
   template <typename T> void append(const std::string& name, T value) { append(name, &value, 1); }
 
+  // Copies member `name` of `src` (a group with everything below it, or a
+  // dataset, attributes included) into this group under the same name.
+  void copy_member(const Group& src, const std::string& name);
+  // Copies every attribute of `src` onto this group (replacing same names).
+  void copy_attrs(const Group& src);
+
   // Attributes on this group; setting an existing name replaces it.
   void set_attr(const std::string& name, const std::string& value);
   void set_attr(const std::string& name, const char* value) { set_attr(name, std::string(value)); }
@@ -94,7 +109,8 @@ class File : public Group {
  public:
   // Creates `path` atomically: data goes to a temporary sibling until commit().
   static File create(const std::string& path);
-  // Opens an existing file read-only; a missing or corrupt file is a clear error.
+  // Opens an existing file read-only after checking its seal; a missing,
+  // unsealed, damaged or non-HDF5 file is a clear error.
   static File open_read(const std::string& path);
 
   File() = default;
@@ -113,6 +129,17 @@ class File : public Group {
 
 // Quiets the HDF5 library's own error stack printing (pelab reports errors itself).
 void silence_library_errors();
+
+// The seal (see the top of this file). seal_file writes it into a closed HDF5
+// file created with a 512-byte user block; check_seal returns "" for a good
+// seal, else what is wrong ("no pelab seal", "truncated: ...", "checksum ...").
+inline constexpr uint64_t kSealBytes = 512;
+void seal_file(const std::string& path);
+std::string check_seal(const std::string& path);
+
+// The system's reason for the last failed HDF5 call on this thread ("No space
+// left on device"), read from HDF5's error stack; "" when it gives none.
+std::string last_error_cause();
 
 // True when `path` can be created: its folder exists and is writable.
 void check_writable_target(const std::string& path, const std::string& option);

@@ -9,7 +9,7 @@
 namespace pelab {
 
 // Bumped whenever a name or meaning in docs/hdf5-schema.md changes.
-inline constexpr int64_t kSchemaVersion = 1;
+inline constexpr int64_t kSchemaVersion = 2;  // 2: every file sealed (core/hdf5_file.h)
 
 struct Provenance {
   std::string command;       // subcommand, e.g. "decay"

@@ -33,6 +33,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import zlib
 
 try:
     import numpy as np
@@ -231,7 +232,7 @@ def check_provenance(f, where):
         check(name in a, f"{where}: root attribute '{name}' missing")
     if "schema_version" in a:
         v = a["schema_version"]
-        check(isinstance(v, (int, np.integer)) and int(v) == 1, f"{where}: schema_version {v!r}, expected int 1")
+        check(isinstance(v, (int, np.integer)) and int(v) == 2, f"{where}: schema_version {v!r}, expected int 2")
     for name in ("pelab_version", "git_revision", "created_utc", "command", "command_line", "config_ini"):
         if name in a:
             check(type(a[name]) is str and a[name] != "",
@@ -405,9 +406,24 @@ def check_variant(g, name, d, H, N, opts):
         check(not any(k.startswith("oscillation") for k in g.attrs), f"{where}: T5 has no curve, so no oscillation")
 
 
+def check_seal(path, where):
+    """The first 512 bytes: 'PELAB-SEAL 1', the file's length and the CRC-32 of the rest (core/hdf5_file.h)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    head = data[:512].split(b"\0", 1)[0].decode("ascii", "replace")
+    m = re.fullmatch(r"PELAB-SEAL 1\nbytes (\d+)\ncrc32 ([0-9a-f]{8})\n", head)
+    if not check(m is not None, f"{where}: no seal in the user block: {head!r}"):
+        return
+    check(int(m.group(1)) == len(data), f"{where}: seal says {m.group(1)} bytes, the file has {len(data)}")
+    crc = zlib.crc32(data[512:]) & 0xFFFFFFFF
+    check(int(m.group(2), 16) == crc, f"{where}: seal CRC-32 {m.group(2)}, zlib.crc32 of the rest {crc:08x}")
+
+
 def check_file(path, d, H, N, opts, expected_variants):
     where = os.path.basename(path)
+    check_seal(path, where)
     with h5py.File(path, "r") as f:
+        check(f.userblock_size == 512, f"{where}: HDF5 user block of {f.userblock_size} bytes, expected 512")
         check_provenance(f, where)
         if not check("decay" in f, f"{where}: no /decay group"):
             return

@@ -127,7 +127,7 @@ TEST_F(DataCliTest, InfoOnMissingOrCorruptData) {
   fs::create_directories(dir_ / "bad");
   expect_clean_failure("data info --dir bad", "no dataset.h5 in 'bad'");
   write("bad/dataset.h5", "garbage, not HDF5");
-  expect_clean_failure("data info --dir bad", "truncated, corrupt or not HDF5");
+  expect_clean_failure("data info --dir bad", "no pelab seal");
 }
 
 TEST_F(DataCliTest, HelpListsTheDataGroup) {

@@ -183,17 +183,17 @@ TEST_F(TrainCliTest, BadInputsGiveOneClearLine) {
   const fs::path ck = dir_ / "run/checkpoint.h5";
   const std::string good = testing::slurp(ck);
   std::ofstream(ck, std::ios::binary | std::ios::trunc) << good.substr(0, good.size() / 2);
-  expect_clean_failure(run_pelab("train --resume run --quiet", dir_), "corrupt or truncated");
+  expect_clean_failure(run_pelab("train --resume run --quiet", dir_), "(truncated)");
   std::ofstream(ck, std::ios::binary | std::ios::trunc) << std::string(4096, 'x');
-  expect_clean_failure(run_pelab("train --resume run --quiet", dir_), "corrupt or truncated");
-  // Flipped bytes inside the parameters: the state checksum catches them.
+  expect_clean_failure(run_pelab("train --resume run --quiet", dir_), "no pelab seal");
+  // Flipped bytes inside the parameters: the file's seal catches them.
   std::string flipped = good;
   for (size_t i = flipped.size() / 2; i < flipped.size() / 2 + 64; ++i) flipped[i] = static_cast<char>(~flipped[i]);
   std::ofstream(ck, std::ios::binary | std::ios::trunc) << flipped;
   RunResult r = run_pelab("train --resume run --quiet", dir_);
   EXPECT_NE(r.rc, 0);
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find("corrupt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CRC-32"), std::string::npos) << r.err;
 }
 
 TEST_F(TrainCliTest, DivergenceStopsAndKeepsLastGoodCheckpoint) {

@@ -10,8 +10,11 @@
 
 #include <boost/program_options.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "core/ini.h"
 
 namespace pelab::cli {
 
@@ -72,6 +75,21 @@ const std::vector<Command>& commands();
 
 // Entry point: parses argv, dispatches, and turns every failure into one line.
 int main(int argc, char** argv);
+
+// The options one command takes (common, its own, then its groups), kept
+// alive together with the Contexts that point at them.
+struct CommandOptions {
+  po::options_description all;
+  std::vector<po::options_description> parts;
+};
+std::unique_ptr<CommandOptions> command_options(const std::string& command);
+
+// Stores INI entries (core/ini.h) as options of `desc`. store() keeps the
+// first value it sees, so store the command line first and the file after.
+// A key `desc` does not know is an error naming `source` and the line, unless
+// allow_unknown (a configuration written by another pelab version).
+void store_ini(const std::vector<IniEntry>& entries, const std::string& source, const po::options_description& desc,
+               po::variables_map& vm, bool allow_unknown = false);
 
 // The full help text of one command (usage, then options grouped, with defaults).
 std::string command_help(const Command& c);

@@ -8,7 +8,8 @@
 #include "datasets/corpus.h"
 #include "datasets/dataset.h"
 #include "encodings/pe_spec.h"
-#include "experiments/cli.h"
+#include "cli/cli.h"
+#include "experiments/train_options.h"
 #include "model/config.h"
 #include "model/optimizer.h"
 
@@ -32,16 +33,10 @@ ModelConfig model_config(const Context& ctx);
 
 // The train group (--train.*), validated. steps comes from --train.tokens
 // when that is > 0; schedule.total_steps = steps.
-struct TrainOptions {
-  int64_t length = 256, batch = 16, steps = 1000;
-  uint64_t seed = 1;
-  double grad_clip = 1.0;
-  int64_t eval_every = 100, eval_batches = 4, checkpoint_every = 500, log_every = 10;
-  int64_t stop_at = 0;  // > 0: stop after this step (with a checkpoint)
-  int threads = 0;      // 0: all
-  AdamWConfig adamw;
-  LrSchedule schedule;
-};
 TrainOptions train_options(const Context& ctx);
+
+// The model a run was trained with, from its resolved configuration (a run
+// folder's config.ini or a checkpoint's config_ini). `source` names it in errors.
+ModelConfig model_config_from_ini(const std::string& ini, const std::string& source);
 
 }  // namespace pelab::cli

@@ -10,8 +10,8 @@
 
 #include "core/error.h"
 #include "core/strings.h"
-#include "experiments/bench_common.h"
-#include "experiments/cli.h"
+#include "cli/bench_common.h"
+#include "cli/cli.h"
 
 namespace pelab::cli {
 

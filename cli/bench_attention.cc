@@ -21,7 +21,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "encodings/bias_math.h"
-#include "experiments/bench_common.h"
+#include "cli/bench_common.h"
 
 namespace pelab::cli {
 

@@ -1,6 +1,6 @@
 // The registry of subcommands. A new subcommand is one entry here and one
 // cmd_<name>.cc file holding its options and its run function.
-#include "experiments/cli.h"
+#include "cli/cli.h"
 
 namespace pelab::cli {
 

@@ -1,4 +1,4 @@
-#include "experiments/plotting.h"
+#include "cli/plotting.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -9,9 +9,9 @@
 #include "core/provenance.h"
 #include "core/strings.h"
 #include "encodings/theory.h"
-#include "experiments/cli.h"
-#include "experiments/options.h"
-#include "experiments/plotting.h"
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "cli/plotting.h"
 
 namespace pelab::cli {
 

@@ -7,8 +7,8 @@
 #include "core/error.h"
 #include "core/provenance.h"
 #include "datasets/dataset.h"
-#include "experiments/cli.h"
-#include "experiments/options.h"
+#include "cli/cli.h"
+#include "cli/options.h"
 
 namespace pelab::cli {
 

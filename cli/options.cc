@@ -1,4 +1,4 @@
-#include "experiments/options.h"
+#include "cli/options.h"
 
 #include <set>
 
@@ -238,6 +238,24 @@ TrainOptions train_options(const Context& ctx) {
   t.schedule.total_steps = t.steps;
   validate(t.schedule);
   return t;
+}
+
+}  // namespace pelab::cli
+
+namespace pelab::cli {
+
+ModelConfig model_config_from_ini(const std::string& ini, const std::string& source) {
+  std::unique_ptr<CommandOptions> desc = command_options("train");
+  po::variables_map vm;
+  store_ini(parse_ini(ini, source), source, desc->all, vm, /*allow_unknown=*/true);
+  po::notify(vm);
+  const Context ctx({"pelab", "train"}, std::move(vm), &desc->all);
+  try {
+    return model_config(ctx);
+  } catch (const Error& e) {
+    throw Error(source + " does not describe a model pelab can build (" + e.what() + ")",
+                "the run folder is damaged or from an incompatible pelab version");
+  }
 }
 
 }  // namespace pelab::cli

@@ -1,12 +1,13 @@
-#include "experiments/cli.h"
+#include "cli/cli.h"
 
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/strings.h"
 
 namespace pelab::cli {
@@ -74,27 +75,6 @@ std::string command_names() {
   return join(names, ", ");
 }
 
-// The options a command takes: common, its own, then its groups.
-void build_description(const Command& c, po::options_description& all, std::vector<po::options_description>& parts) {
-  parts.emplace_back("Common options");
-  parts.back().add_options()
-      ("help,h", po::bool_switch(), "show this help")
-      ("config", po::value<std::string>(), "INI file with defaults; the command line overrides it");
-  if (c.add_options) {
-    parts.emplace_back("Options of 'pelab " + c.name + "'");
-    auto init = parts.back().add_options();
-    c.add_options(init);
-  }
-  for (const auto& prefix : c.groups)
-    for (const auto& g : option_groups())
-      if (g.prefix == prefix) {
-        parts.emplace_back(g.title + " (--" + g.prefix + ".*, INI section [" + g.prefix + "])");
-        auto init = parts.back().add_options();
-        g.add(init);
-      }
-  for (const auto& p : parts) all.add(p);
-}
-
 // Boost's messages name the option but not the fix; reword the common ones.
 std::string describe(const po::error& e, const std::string& cmd) {
   std::string hint = "run 'pelab help " + cmd + "' for the options";
@@ -122,9 +102,8 @@ void print_top_help(std::FILE* out) {
 }
 
 int run_command(const Command& c, const std::vector<std::string>& args) {
-  po::options_description all;
-  std::vector<po::options_description> parts;
-  build_description(c, all, parts);
+  std::unique_ptr<CommandOptions> desc = command_options(c.name);
+  po::options_description& all = desc->all;
 
   // A positional argument (e.g. the topic of `pelab bench attention`) is a
   // hidden option: parsed and resolved like the others, not listed in help.
@@ -142,13 +121,12 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
   po::store(po::command_line_parser(rest).options(all).positional(positional).run(), vm);
   if (vm.count("config")) {
     const std::string path = vm["config"].as<std::string>();
-    std::ifstream in(path);
-    PELAB_CHECK(in.good(), "config file '" << path << "' cannot be opened (missing or unreadable)", "check the path given to --config");
-    try {
-      po::store(po::parse_config_file(in, all), vm);
-    } catch (const po::error& e) {
-      throw Error("in config file '" + path + "': " + describe(e, c.name));
-    }
+    std::error_code ec;
+    PELAB_CHECK(std::filesystem::is_regular_file(path, ec), "config file '" << path << "' cannot be opened (missing, unreadable or not a file)",
+                "check the path given to --config");
+    const std::string source = "config file '" + path + "'";
+    const std::string text = read_text(path, "config file");
+    store_ini(parse_ini(text, source), source, all, vm);
   }
   po::notify(vm);
   if (vm["help"].as<bool>()) {
@@ -161,12 +139,59 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
 
 }  // namespace
 
+std::unique_ptr<CommandOptions> command_options(const std::string& name) {
+  const Command* c = find_command(name);
+  PELAB_CHECK(c, "internal: no command '" << name << "'", "this is a bug in pelab");
+  auto d = std::make_unique<CommandOptions>();
+  d->parts.emplace_back("Common options");
+  d->parts.back().add_options()
+      ("help,h", po::bool_switch(), "show this help")
+      ("config", po::value<std::string>(), "INI file with defaults; the command line overrides it");
+  if (c->add_options) {
+    d->parts.emplace_back("Options of 'pelab " + c->name + "'");
+    auto init = d->parts.back().add_options();
+    c->add_options(init);
+  }
+  for (const auto& prefix : c->groups)
+    for (const auto& g : option_groups())
+      if (g.prefix == prefix) {
+        d->parts.emplace_back(g.title + " (--" + g.prefix + ".*, INI section [" + g.prefix + "])");
+        auto init = d->parts.back().add_options();
+        g.add(init);
+      }
+  for (const auto& p : d->parts) d->all.add(p);
+  return d;
+}
+
+void store_ini(const std::vector<IniEntry>& entries, const std::string& source, const po::options_description& desc,
+               po::variables_map& vm, bool allow_unknown) {
+  po::parsed_options parsed(&desc);
+  for (const auto& e : entries) {
+    const po::option_description* d = desc.find_nothrow(e.key, /*approx=*/false);
+    if (!d) {
+      PELAB_CHECK(allow_unknown, source << " line " << e.line << ": unknown option '" << e.key << "'",
+                  "global keys go before the first [section]; 'pelab help' with the subcommand lists the options");
+      continue;
+    }
+    PELAB_CHECK(e.key != "config", source << " line " << e.line << ": 'config' cannot be set inside a config file",
+                "give --config on the command line");
+    po::option o;
+    o.string_key = e.key;
+    o.value.push_back(e.value);
+    o.original_tokens = {e.key, e.value};
+    parsed.options.push_back(std::move(o));
+  }
+  try {
+    po::store(parsed, vm);
+  } catch (const po::error& e) {
+    throw Error("in " + source + ": " + e.what(), "check the values in the file");
+  }
+}
+
 std::string command_help(const Command& c) {
-  po::options_description all;
-  std::vector<po::options_description> parts;
-  build_description(c, all, parts);
+  std::unique_ptr<CommandOptions> d = command_options(c.name);
   std::ostringstream os;
-  os << c.usage << "\n\n" << all << "\n";
+  os << c.usage << "\n\n" << d->all << "\n";
   return os.str();
 }
 

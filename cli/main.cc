@@ -1,3 +1,3 @@
-#include "experiments/cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char** argv) { return pelab::cli::main(argc, argv); }

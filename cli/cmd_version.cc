@@ -8,7 +8,7 @@
 #include "build_info.h"
 #include "core/device.h"
 #include "core/provenance.h"
-#include "experiments/cli.h"
+#include "cli/cli.h"
 
 namespace pelab::cli {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "experiments/cli.h"
+#include "cli/cli.h"
 
 namespace pelab::cli {
 

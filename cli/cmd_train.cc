@@ -1,0 +1,184 @@
+// `pelab train`: options, the configuration of a resumed run, and a call into
+// the training loop (experiments/train_loop.h) on a run folder
+// (experiments/run_folder.h; docs/hdf5-schema.md "pelab train").
+#include <omp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/strings.h"
+#include "datasets/dataset.h"
+#include "experiments/run_folder.h"
+#include "experiments/train_loop.h"
+
+namespace pelab::cli {
+
+void train_command_options(po::options_description_easy_init& o) {
+  o("pe", po::value<std::string>()->default_value("rope"),
+    "positional encoding: rope|xpos|alibi|sinusoidal|learned|t5|kerple|none (one; settings in --pe.*)")
+   ("out", po::value<std::string>(), "run folder to create (missing or empty); holds config.ini, run.h5, checkpoint.h5, log.txt")
+   ("resume", po::value<std::string>(), "run folder to continue from its checkpoint.h5 (may raise --train.steps)")
+   ("quiet", po::bool_switch(), "no progress line on stderr");
+}
+
+namespace {
+
+// Options that a resume may change: length of the run, logging cadence,
+// threads (results then differ in the last bits), the data folder's path (the
+// data itself is checked by checksum), and per-invocation switches.
+const std::set<std::string> kResumeMayChange = {
+    "train.steps", "train.tokens", "train.log-every", "train.eval-every", "train.checkpoint-every",
+    "train.stop-at", "train.threads", "data.dir", "quiet", "resume", "out", "config", "help"};
+// Not carried over from the saved configuration into a resumed run.
+const std::set<std::string> kNotInherited = {"train.stop-at", "quiet", "resume", "out"};
+
+bool same_value(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  char* ea = nullptr;
+  char* eb = nullptr;
+  const double x = std::strtod(a.c_str(), &ea), y = std::strtod(b.c_str(), &eb);
+  return !a.empty() && !b.empty() && *ea == '\0' && *eb == '\0' && x == y;
+}
+
+std::string any_to_string(const boost::any& v) {
+  if (auto* s = boost::any_cast<std::string>(&v)) return *s;
+  if (auto* b = boost::any_cast<bool>(&v)) return *b ? "true" : "false";
+  return {};
+}
+
+int set_threads(const TrainOptions& t) {
+  const int n = t.threads > 0 ? t.threads : omp_get_max_threads();
+  omp_set_num_threads(n);
+  return n;
+}
+
+std::string data_dir_of(const Context& ctx) {
+  const std::string d = ctx.str("data.dir");
+  PELAB_CHECK(!d.empty(), "missing --data.dir",
+              "prepare data with pelab data prepare --corpus kjv --out data/kjv, then pass --data.dir data/kjv");
+  return d;
+}
+
+// Everything the training loop needs from the options and the data, checked
+// before the run folder is touched.
+TrainJob make_job(const Context& ctx, const data::Dataset& ds, const std::string& data_dir) {
+  TrainJob job;
+  RunDescription& r = job.run;
+  r.model = model_config(ctx);
+  r.train = train_options(ctx);
+  r.command_line = ctx.command_line();
+  r.config_ini = ctx.resolved_ini();
+  r.dataset_dir = data_dir;
+  r.dataset_checksum = ds.checksum();
+  r.dataset_corpus = ds.corpus;
+  r.parameters = ParameterLayout(r.model).total();
+  r.threads = set_threads(r.train);
+  job.batcher = batcher_options(ctx, r.train.length, r.train.seed);
+  job.quiet = ctx.flag("quiet");
+  // The batcher needs T + 1 training tokens (it checks, but name the option here).
+  PELAB_CHECK(ds.train.num_tokens() >= r.train.length + 1,
+              "the training split has " << ds.train.num_tokens() << " tokens, fewer than --train.length + 1 = "
+                                        << r.train.length + 1,
+              "shorten --train.length or use a larger corpus");
+  return job;
+}
+
+int run_fresh(Context& ctx) {
+  PELAB_CHECK(ctx.has("out"), "missing --out", "name the run folder to create, e.g. --out runs/tiny-rope");
+  const std::string data_dir = data_dir_of(ctx);
+  const data::Dataset ds = data::load_dataset(data_dir);
+  const TrainJob job = make_job(ctx, ds, data_dir);
+  const RunFolder folder = RunFolder::create(ctx.str("out"));
+  folder.write_config(job.run.config_ini);
+  return run_training(folder, job, ds, TrainStart{});
+}
+
+// The resumed configuration: the command line (and --config), then the saved
+// configuration for everything else; an option that would change the model or
+// its training is refused.
+int run_resume(Context& outer) {
+  PELAB_CHECK(!outer.has("out"), "--resume and --out both given",
+              "--resume continues the run in its own folder; drop --out");
+  const RunFolder folder = RunFolder::open(outer.str("resume"), "--resume");
+  const std::string& dir = folder.dir();
+  // Killed before its first checkpoint: start again from config.ini.
+  const bool restart = !folder.has(kCheckpointFile);
+  Checkpoint ck;
+  std::string saved_ini;
+  if (restart) {
+    saved_ini = folder.read_config();
+  } else {
+    ck = folder.read_checkpoint();
+    saved_ini = ck.config_ini;
+  }
+
+  std::unique_ptr<CommandOptions> desc = command_options("train");
+  const std::vector<std::string>& argv = outer.argv();
+  std::vector<std::string> rest(argv.begin() + 2, argv.end());
+  po::variables_map vm;
+  po::store(po::command_line_parser(rest).options(desc->all).run(), vm);
+  if (vm.count("config")) {
+    const std::string path = vm["config"].as<std::string>();
+    const std::string source = "config file '" + path + "'";
+    store_ini(parse_ini(read_text(path, "config file"), source), source, desc->all, vm);
+  }
+  std::map<std::string, std::string> given;
+  for (const auto& [key, value] : vm)
+    if (!value.defaulted()) given[key] = any_to_string(value.value());
+  const std::string saved_source = restart ? "'" + folder.file(kConfigFile) + "'" : "the checkpoint's configuration";
+  std::map<std::string, std::string> saved = ini_map(parse_ini(saved_ini, saved_source));
+  for (const auto& [key, value] : given) {
+    if (kResumeMayChange.count(key)) continue;
+    auto it = saved.find(key);
+    const std::string old = it == saved.end() ? std::string("(unset)") : it->second;
+    PELAB_CHECK(it != saved.end() && same_value(old, value),
+                "--" << key << " " << value << " differs from the checkpoint's " << key << " = " << old << " in " << dir,
+                "a resumed run keeps its configuration (only --train.steps/--train.tokens, logging cadence, threads and "
+                "--data.dir may change); drop --"
+                    << key << " or start a new run with another --out");
+  }
+  // New --train.steps replaces the saved --train.tokens (which would win otherwise).
+  if (given.count("train.steps") && !given.count("train.tokens")) saved["train.tokens"] = "0";
+  for (const auto& k : kNotInherited) saved.erase(k);
+  for (const auto& [key, value] : given) saved[key] = value;  // given values win
+  saved["resume"] = dir;
+  po::variables_map final_vm;
+  store_ini(parse_ini(to_ini(saved), saved_source), saved_source, desc->all, final_vm, /*allow_unknown=*/true);
+  po::notify(final_vm);
+  Context ctx(argv, std::move(final_vm), &desc->all);
+
+  const std::string data_dir = data_dir_of(ctx);
+  const data::Dataset ds = data::load_dataset(data_dir);
+  PELAB_CHECK(restart || ds.checksum() == ck.dataset_checksum,
+              "dataset '" << data_dir << "' has checksum " << ds.checksum() << ", the checkpoint was trained on "
+                          << ck.dataset_checksum,
+              "pass the data folder the run was trained on with --data.dir");
+  const TrainJob job = make_job(ctx, ds, data_dir);
+  TrainStart start;
+  start.log_text = folder.read_log();
+  if (restart) {
+    start.log_text += "no checkpoint (the run stopped before its first one): starting again from step 0\n";
+    std::fprintf(stderr, "pelab train: note: %s has no checkpoint yet; training starts again from step 0\n", dir.c_str());
+  } else {
+    start.checkpoint = &ck;
+    start.logs = folder.read_train_logs();
+    start.logs.truncate(ck.step);
+    start.seconds = ck.seconds;
+  }
+  folder.write_config(job.run.config_ini);
+  return run_training(folder, job, ds, std::move(start));
+}
+
+}  // namespace
+
+int run_train(Context& ctx) {
+  if (ctx.has("resume")) return run_resume(ctx);
+  return run_fresh(ctx);
+}
+
+}  // namespace pelab::cli
