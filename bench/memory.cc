@@ -42,7 +42,6 @@ void fold(int64_t bytes) {
 
 int64_t current_rss_bytes() { return read_kb_field("/proc/self/status", "VmRSS"); }
 int64_t rss_high_water_mark_bytes() { return read_kb_field("/proc/self/status", "VmHWM"); }
-int64_t mem_available_bytes() { return read_kb_field("/proc/meminfo", "MemAvailable"); }
 
 int64_t peak_rss_bytes() {
   int64_t peak = std::max(g_folded_peak.load(), rss_high_water_mark_bytes());

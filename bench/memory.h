@@ -19,8 +19,6 @@ int64_t peak_rss_bytes();
 // VmRSS / VmHWM from /proc/self/status in bytes, -1 if unavailable.
 int64_t current_rss_bytes();
 int64_t rss_high_water_mark_bytes();
-// MemAvailable from /proc/meminfo in bytes, -1 if unavailable.
-int64_t mem_available_bytes();
 
 // Resets VmHWM to the current RSS (writes "5" to /proc/self/clear_refs).
 // Returns whether it worked: the write succeeded and VmHWM reads back no

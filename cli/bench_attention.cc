@@ -19,6 +19,7 @@
 #include "build_info.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "core/strings.h"
 #include "encodings/bias_math.h"
 #include "cli/bench_common.h"
@@ -535,7 +536,7 @@ int bench_attention(Context& ctx) {
   omp_set_num_threads(a.threads);
   const size_t nv = a.variants.size();
 
-  const int64_t avail = bench::mem_available_bytes();
+  const int64_t avail = mem_available_bytes();
   const double limit = a.naive_limit_gb * kGB;
   for (int n : a.seqs) {
     AttnCase c = a.base;

@@ -24,6 +24,7 @@
 #include "bench/report.h"
 #include "build_info.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "core/rng.h"
 #include "cli/bench_common.h"
 #include "cli/options.h"
@@ -98,6 +99,8 @@ int bench_train(Context& ctx) {
   const int64_t B = t.batch, T = t.length;
   PELAB_CHECK(cfg.pe.kind != PeKind::LEARNED || T <= cfg.max_len,
               "--train.length " << T << " exceeds --model.max-len " << cfg.max_len, "raise --model.max-len");
+  check_memory(Model::memory_bytes(cfg, B, T, /*training=*/true), "this model config with its batch",
+               "lower --model.d-model, --model.n-layers, --train.batch or --train.length");
   Model model(cfg);
   model.set_attention_impl(impl);
   const int64_t n = model.num_params();

@@ -11,10 +11,12 @@
 #include "cli/options.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/memory.h"
 #include "core/strings.h"
 #include "datasets/dataset.h"
 #include "experiments/run_folder.h"
 #include "experiments/train_loop.h"
+#include "model/transformer.h"
 
 namespace pelab::cli {
 
@@ -80,6 +82,10 @@ TrainJob make_job(const Context& ctx, const data::Dataset& ds, const std::string
   r.threads = set_threads(r.train);
   job.batcher = batcher_options(ctx, r.train.length, r.train.seed);
   job.quiet = ctx.flag("quiet");
+  check_memory(Model::memory_bytes(r.model, r.train.batch, r.train.length, /*training=*/true),
+               "training this model (" + std::to_string(r.parameters) + " parameters, " +
+                   std::to_string(r.train.batch) + " x " + std::to_string(r.train.length) + " tokens per step)",
+               "lower --model.d-model, --model.n-layers, --train.batch or --train.length");
   // The batcher needs T + 1 training tokens (it checks, but name the option here).
   PELAB_CHECK(ds.train.num_tokens() >= r.train.length + 1,
               "the training split has " << ds.train.num_tokens() << " tokens, fewer than --train.length + 1 = "

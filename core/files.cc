@@ -39,7 +39,7 @@ const std::string& temp_tag() {
 
 std::string temp_path_for(const std::string& path) { return path + temp_tag() + std::to_string(getpid()); }
 
-int remove_stale_temporaries(const std::string& dir) {
+int remove_stale_temporaries(const std::string& dir, const std::string& target) {
   std::error_code ec;
   int removed = 0;
   fs::directory_iterator it(dir, ec), end;
@@ -49,6 +49,7 @@ int remove_stale_temporaries(const std::string& dir) {
     const std::string name = it->path().filename().string();
     const size_t at = name.rfind(temp_tag());
     if (at == std::string::npos || at == 0) continue;
+    if (!target.empty() && name.compare(0, at, target) != 0) continue;
     const std::string pid_text = name.substr(at + temp_tag().size());
     if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
     const long pid = std::strtol(pid_text.c_str(), nullptr, 10);
@@ -72,6 +73,8 @@ bool sync_file(const std::string& path) {
 }
 
 void write_text_atomic(const std::string& path, const std::string& text) {
+  const fs::path p(path);
+  remove_stale_temporaries(p.has_parent_path() ? p.parent_path().string() : ".", p.filename().string());
   const std::string tmp = temp_path_for(path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -86,7 +89,7 @@ void write_text_atomic(const std::string& path, const std::string& text) {
       PELAB_FAIL("cannot write '" << path << "': " << why, "check the free disk space and the folder's permissions");
     }
   }
-  failpoint("text:" + fs::path(path).filename().string() + ":before_rename");
+  if (failpoints_enabled()) failpoint("text:" + p.filename().string() + ":before_rename");
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) {
@@ -94,7 +97,7 @@ void write_text_atomic(const std::string& path, const std::string& text) {
     fs::remove(tmp, rm);
     PELAB_FAIL("cannot rename '" << tmp << "' to '" << path << "': " << ec.message(), "check the folder's permissions");
   }
-  failpoint("text:" + fs::path(path).filename().string() + ":after_rename");
+  if (failpoints_enabled()) failpoint("text:" + p.filename().string() + ":after_rename");
 }
 
 std::string read_text(const std::string& path, const std::string& what) {
@@ -104,6 +107,11 @@ std::string read_text(const std::string& path, const std::string& what) {
   ss << in.rdbuf();
   PELAB_CHECK(!in.bad(), "cannot read " << what << " '" << path << "'", "check the path and its permissions");
   return ss.str();
+}
+
+bool failpoints_enabled() {
+  static const bool on = std::getenv("PELAB_FAILPOINT") != nullptr;
+  return on;
 }
 
 void failpoint(const std::string& name) {

@@ -20,9 +20,10 @@ namespace pelab {
 std::string temp_path_for(const std::string& path);
 
 // Removes the temporaries in `dir` (not recursive) left by dead writers on
-// this host; returns how many it removed. Temporaries of live processes and
-// of other hosts (a shared cluster folder) are left alone.
-int remove_stale_temporaries(const std::string& dir);
+// this host, all of them or those of one target file name; returns how many
+// it removed. Temporaries of live processes and of other hosts (a shared
+// cluster folder) are left alone.
+int remove_stale_temporaries(const std::string& dir, const std::string& target = "");
 
 // Writes `text` to a temporary, flushes it to disk and renames it to `path`.
 void write_text_atomic(const std::string& path, const std::string& text);
@@ -32,6 +33,8 @@ std::string read_text(const std::string& path, const std::string& what = "file")
 
 // Kills this process with SIGKILL when PELAB_FAILPOINT names `name` (see above).
 void failpoint(const std::string& name);
+// Whether PELAB_FAILPOINT is set (to skip building names when it is not).
+bool failpoints_enabled();
 
 // Flushes a file's data to disk (fsync); false on failure (errno set).
 bool sync_file(const std::string& path);

@@ -197,6 +197,7 @@ void Group::write(const std::string& name, const T* data, const std::vector<uint
   Handle ds(H5Dcreate2(h_.get(), name.c_str(), native_type<T>(), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT), H5Dclose);
   if (!ds.valid()) fail("create dataset", name);
   if (total > 0 && H5Dwrite(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) fail("write dataset", name);
+  if (failpoints_enabled()) failpoint("h5write:" + fs::path(file_).filename().string() + ":" + child_path(name));
 }
 
 std::vector<uint64_t> Group::shape(const std::string& name) const {
@@ -429,6 +430,10 @@ File File::create(const std::string& path) {
   check_writable_target(path, "output");
   File f;
   f.final_ = path;
+  {
+    const fs::path target(path);
+    remove_stale_temporaries(target.has_parent_path() ? target.parent_path().string() : ".", target.filename().string());
+  }
   f.temp_ = temp_path_for(path);
   // Link creation order on the root too, so top-level groups keep write order.
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
@@ -492,8 +497,8 @@ File::~File() {
 
 void File::commit() {
   PELAB_CHECK(h_.valid() && !temp_.empty(), "HDF5: commit() on a file not opened for writing", "this is a bug in pelab");
-  const std::string point = "commit:" + fs::path(final_).filename().string();
-  failpoint(point + ":before_flush");
+  const std::string point = failpoints_enabled() ? "commit:" + fs::path(final_).filename().string() : "";
+  if (!point.empty()) failpoint(point + ":before_flush");
   if (H5Fflush(h_.get(), H5F_SCOPE_GLOBAL) < 0) fail("flush", "");
   const bool closed = h_.close() >= 0;
   try {
@@ -504,7 +509,7 @@ void File::commit() {
     temp_.clear();
     throw;
   }
-  failpoint(point + ":before_rename");
+  if (!point.empty()) failpoint(point + ":before_rename");
   std::error_code ec;
   fs::rename(temp_, final_, ec);
   if (ec) {
@@ -514,7 +519,7 @@ void File::commit() {
     throw Error(msg, "check the folder's permissions");
   }
   temp_.clear();
-  failpoint(point + ":after_rename");
+  if (!point.empty()) failpoint(point + ":after_rename");
 }
 
 // ---- seal ---------------------------------------------------------------------

@@ -38,6 +38,26 @@ Transformer<Real>::Transformer(const ModelConfig& cfg)
 }
 
 template <typename Real>
+double Transformer<Real>::memory_bytes(const ModelConfig& cfg, int64_t B, int64_t T, bool training) {
+  const double N = static_cast<double>(B) * static_cast<double>(T);
+  const double L = cfg.n_layers, C = cfg.d_model, F = cfg.hidden(), V = cfg.vocab, H = cfg.n_heads;
+  const double S = training ? L : 1, R = training ? L + 1 : 1, A = training ? L : 0;
+  double acts = 0;
+#define PELAB_X(name, slots, width) acts += (slots) * N * (width);
+  PELAB_MODEL_ACTIVATIONS(PELAB_X)
+#undef PELAB_X
+  double bwd = 0;
+  if (training) {
+#define PELAB_X(name, width) bwd += N * (width);
+    PELAB_MODEL_BACKWARD_BUFFERS(PELAB_X)
+#undef PELAB_X
+  }
+  const double params = static_cast<double>(ParameterLayout(cfg).total());
+  const double copies = training ? 4 : 2;  // params, grads (+ AdamW m, v)
+  return sizeof(Real) * (copies * params + acts + bwd) + sizeof(float) * S * N * H;
+}
+
+template <typename Real>
 void Transformer<Real>::init_parameters(uint64_t seed) {
   pelab::init_parameters(params_.data(), layout_, cfg_, seed);
 }

@@ -76,6 +76,12 @@ class Transformer {
   Transformer(Transformer&&) noexcept = default;
   Transformer& operator=(Transformer&&) noexcept = default;
 
+  // Bytes a model of this config holds for B rows of T tokens: parameters and
+  // gradients, the activations (every layer's when training, one layer's
+  // when evaluating), the backward buffers and AdamW's two moments when
+  // training. Checked against the free memory before building a model.
+  static double memory_bytes(const ModelConfig& cfg, int64_t B, int64_t T, bool training);
+
   const ModelConfig& config() const { return cfg_; }
   const ParameterLayout& layout() const { return layout_; }
   int64_t num_params() const { return layout_.total(); }

@@ -24,11 +24,13 @@ inline std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// `args` is a shell fragment appended to the binary path; runs inside `dir`.
-inline RunResult run_pelab(const std::string& args, const std::filesystem::path& dir) {
+// `args` is a shell fragment appended to the binary path (or, with
+// with_binary false, the whole shell command); runs inside `dir`. A process
+// killed by signal S gives rc 128 + S.
+inline RunResult run_pelab(const std::string& args, const std::filesystem::path& dir, bool with_binary = true) {
   const auto out = dir / ".stdout", err = dir / ".stderr";
-  const std::string cmd = "cd '" + dir.string() + "' && '" PELAB_BINARY "' " + args + " > '" + out.string() + "' 2> '" +
-                          err.string() + "' < /dev/null";
+  const std::string cmd = "cd '" + dir.string() + "' && " + (with_binary ? "'" PELAB_BINARY "' " : "") + args + " > '" +
+                          out.string() + "' 2> '" + err.string() + "' < /dev/null";
   int status = std::system(cmd.c_str());
   RunResult r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
