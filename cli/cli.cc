@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/hdf5_file.h"
 #include "core/strings.h"
 
 namespace pelab::cli {
@@ -196,6 +197,11 @@ std::string command_help(const Command& c) {
 }
 
 int main(int argc, char** argv) {
+  // Every file pelab writes is closed explicitly (RAII), so HDF5's exit handler
+  // has nothing to do, except after a failed write (a full disk): then
+  // HDF5 1.10's handler crashes closing the half-closed file. Do without it.
+  H5dont_atexit();
+  h5::silence_library_errors();
   std::vector<std::string> args(argv, argv + argc);
   if (args.size() < 2) {
     return print_error("no subcommand given; run 'pelab help' to list them");

@@ -366,10 +366,21 @@ Handle open_attr(const Group& g, const std::string& name, const std::string& fil
     throw Error("HDF5: " + file + " has no attribute '" + name + "' on '" + g.path() + "'", "is this the right file?");
   return Handle(H5Aopen(g.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
 }
+
+// A scalar read must find one value: reading an array attribute into one
+// variable would write past it.
+Handle open_scalar_attr(const Group& g, const std::string& name, const std::string& file) {
+  Handle a = open_attr(g, name, file);
+  Handle space(a.valid() ? H5Aget_space(a.get()) : H5I_INVALID_HID, H5Sclose);
+  if (!space.valid() || H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw Error("HDF5: attribute '" + name + "' on '" + g.path() + "' in " + file + " is not a single value",
+                "the file may be damaged, or not a pelab result file");
+  return a;
+}
 }  // namespace
 
 std::string Group::attr_string(const std::string& name) const {
-  Handle a = open_attr(*this, name, file_);
+  Handle a = open_scalar_attr(*this, name, file_);
   Handle ftype(H5Aget_type(a.get()), H5Tclose);
   if (H5Tget_class(ftype.get()) != H5T_STRING) fail("read string attribute '" + name + "' of", "");
   if (H5Tis_variable_str(ftype.get()) > 0) {
@@ -390,14 +401,14 @@ std::string Group::attr_string(const std::string& name) const {
 }
 
 double Group::attr_double(const std::string& name) const {
-  Handle a = open_attr(*this, name, file_);
+  Handle a = open_scalar_attr(*this, name, file_);
   double v = 0;
   if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) fail("read attribute '" + name + "' of", "");
   return v;
 }
 
 int64_t Group::attr_int(const std::string& name) const {
-  Handle a = open_attr(*this, name, file_);
+  Handle a = open_scalar_attr(*this, name, file_);
   int64_t v = 0;
   if (H5Aread(a.get(), H5T_NATIVE_INT64, &v) < 0) fail("read attribute '" + name + "' of", "");
   return v;
