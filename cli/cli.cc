@@ -17,6 +17,7 @@ Context::Context(std::vector<std::string> argv, po::variables_map vm, const po::
     : argv_(std::move(argv)), vm_(std::move(vm)), desc_(desc) {}
 
 bool Context::has(const std::string& key) const { return vm_.count(key) > 0; }
+bool Context::given(const std::string& key) const { return vm_.count(key) > 0 && !vm_[key].defaulted(); }
 
 std::string Context::str(const std::string& key) const {
   PELAB_CHECK(has(key), "missing required option --" << key, "run 'pelab help " << (argv_.size() > 1 ? argv_[1] : "") << "'");

@@ -29,6 +29,7 @@ class Context {
   Context(std::vector<std::string> argv, po::variables_map vm, const po::options_description* desc);
 
   bool has(const std::string& key) const;  // given on the command line, in the file, or defaulted
+  bool given(const std::string& key) const;  // given on the command line or in the file (not a default)
   std::string str(const std::string& key) const;
   long long integer(const std::string& key) const;
   double number(const std::string& key) const;

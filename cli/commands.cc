@@ -13,6 +13,8 @@ void data_options(po::options_description_easy_init&);
 int run_data(Context&);
 void train_command_options(po::options_description_easy_init&);
 int run_train(Context&);
+void eval_options(po::options_description_easy_init&);
+int run_eval(Context&);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -81,6 +83,23 @@ const std::vector<Command>& commands() {
        "loss stops with an error and keeps the last good checkpoint.\n"
        "example: pelab train --config experiments/configs/tiny.ini --pe alibi --out runs/tiny-alibi",
        {"pe", "model", "train", "data"}, train_command_options, run_train},
+      {"eval", "perplexity of a trained run at lengths far past its training length: pelab eval",
+       "usage: pelab eval --run RUN --lengths L1,L2,... [--protocol nonoverlap|sliding|both] [--stride S]\n"
+       "                  [--data.dir DIR --data.split val|test | --text FILE] [--eval.max-tokens N]\n"
+       "                  [--pe.scaling linear|ntk|dynamic-ntk|ntk-by-parts|yarn|llama3 --pe.factor s ...]\n"
+       "                  [--label NAME] [--json] [--plot FILE.png]\n\n"
+       "Scores a text with the run's checkpoint at each length (arXiv 2108.12409's protocols, reference §6):\n"
+       "  nonoverlap  consecutive chunks of L tokens, every token scored;\n"
+       "  sliding     windows of L advancing by --stride S, only the last S tokens of each scored (the first\n"
+       "              window whole). S = 1 costs one L-token forward per scored token.\n"
+       "Every length scores the same tokens: the text is cut to a multiple of the longest length. Default\n"
+       "text: the test split of the run's dataset. Eval-time variants change settings without parameters:\n"
+       "RoPE/xPos --pe.base, --pe.scaling and --pe.factor (dynamic ones recomputed per length; the original\n"
+       "length defaults to the training length), ALiBi --pe.alibi-distance-scale, T5 --pe.t5-max-distance.\n"
+       "Results (perplexity, NLL in nats/byte, bits/byte, tokens, loss by position) go to the run's run.h5\n"
+       "under /eval/<label>/<protocol>/ (docs/hdf5-schema.md \"pelab eval\"); the training data stays.\n"
+       "example: pelab eval --run runs/tiny-rope --lengths 64,256,1024 --protocol both --stride 64",
+       {"pe", "data"}, eval_options, run_eval},
   };
   return list;
 }

@@ -1,5 +1,6 @@
 #include "cli/options.h"
 
+#include <memory>
 #include <set>
 
 #include "core/error.h"
@@ -243,6 +244,54 @@ TrainOptions train_options(const Context& ctx) {
 }  // namespace pelab::cli
 
 namespace pelab::cli {
+
+PeSpec eval_time_pe(const Context& ctx, const ModelConfig& trained, int64_t train_len, std::vector<std::string>* changes) {
+  PeSpec pe = trained.pe;
+  const PeFamily family = pe.family();
+  if (ctx.given("pe")) {
+    const PeKind kind = parse_pe_kind(ctx.str("pe"));
+    PELAB_CHECK(kind == pe.kind, "this run was trained with --pe " << to_string(pe.kind) << ", not " << ctx.str("pe"),
+                "an evaluation changes only settings without parameters; evaluate a run trained with --pe "
+                    << ctx.str("pe") << " instead");
+  }
+  const std::set<std::string> rope_keys = {"pe.base", "pe.scaling", "pe.factor", "pe.original-length",
+                                           "pe.low-freq-factor", "pe.high-freq-factor", "pe.beta-fast",
+                                           "pe.beta-slow", "pe.attention-factor", "pe.xpos-gamma", "pe.xpos-scale-base"};
+  std::unique_ptr<CommandOptions> all = command_options("eval");
+  for (const auto& opt : all->all.options()) {
+    const std::string& key = opt->long_name();
+    if (key.rfind("pe.", 0) != 0 || !ctx.given(key)) continue;
+    const bool ok = (family == PeFamily::QK_TRANSFORM && rope_keys.count(key) &&
+                     (pe.kind == PeKind::XPOS || key.rfind("pe.xpos", 0) != 0)) ||
+                    (pe.kind == PeKind::ALIBI && key == "pe.alibi-distance-scale") ||
+                    (pe.kind == PeKind::T5 && key == "pe.t5-max-distance");
+    PELAB_CHECK(ok, "--" << key << " cannot change a model trained with --pe " << to_string(pe.kind)
+                         << " (it has no such setting, or the setting has trained parameters)",
+                "at evaluation time: RoPE/xPos base and --pe.scaling/--pe.factor..., ALiBi --pe.alibi-distance-scale, "
+                "T5 --pe.t5-max-distance");
+    PELAB_CHECK(ctx.str(key).find(',') == std::string::npos, "--" << key << " takes one value at evaluation time",
+                "run one evaluation (one --label) per variant");
+    if (changes) changes->push_back(key.substr(3) + "=" + ctx.str(key));
+  }
+  RopeParams& r = pe.rope;
+  if (ctx.given("pe.base")) r.base = ctx.number("pe.base");
+  if (ctx.given("pe.scaling")) r.scaling = parse_rope_scaling(ctx.str("pe.scaling"));
+  if (ctx.given("pe.factor")) r.factor = ctx.number("pe.factor");
+  if (ctx.given("pe.original-length")) r.original_length = checked_int(ctx, "pe.original-length", 0, 1 << 30);
+  else if (r.scaling != RopeScaling::NONE && r.original_length == 0) r.original_length = static_cast<int>(train_len);
+  if (ctx.given("pe.low-freq-factor")) r.low_freq_factor = ctx.number("pe.low-freq-factor");
+  if (ctx.given("pe.high-freq-factor")) r.high_freq_factor = ctx.number("pe.high-freq-factor");
+  if (ctx.given("pe.beta-fast")) r.beta_fast = ctx.number("pe.beta-fast");
+  if (ctx.given("pe.beta-slow")) r.beta_slow = ctx.number("pe.beta-slow");
+  if (ctx.given("pe.attention-factor")) r.attention_factor = ctx.number("pe.attention-factor");
+  if (ctx.given("pe.xpos-gamma")) pe.xpos.gamma = ctx.number("pe.xpos-gamma");
+  if (ctx.given("pe.xpos-scale-base")) pe.xpos.scale_base = ctx.number("pe.xpos-scale-base");
+  if (ctx.given("pe.alibi-distance-scale")) pe.alibi_distance_scale = ctx.number("pe.alibi-distance-scale");
+  if (ctx.given("pe.t5-max-distance")) pe.t5.max_distance = checked_int(ctx, "pe.t5-max-distance", 1, 1 << 30);
+  if (r.scaling == RopeScaling::NONE) r.factor = 1.0;
+  validate(pe, trained.head_dim(), trained.n_heads);
+  return pe;
+}
 
 ModelConfig model_config_from_ini(const std::string& ini, const std::string& source) {
   std::unique_ptr<CommandOptions> desc = command_options("train");

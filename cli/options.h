@@ -35,6 +35,12 @@ ModelConfig model_config(const Context& ctx);
 // when that is > 0; schedule.total_steps = steps.
 TrainOptions train_options(const Context& ctx);
 
+// The encoding of a trained model with the eval-time changes given as --pe.*
+// options (RoPE/xPos base and scaling, ALiBi distance scale, T5 max distance):
+// only settings without parameters may change. `train_len` is the default
+// --pe.original-length of a scaling. `changes` receives "key=value" items.
+PeSpec eval_time_pe(const Context& ctx, const ModelConfig& trained, int64_t train_len, std::vector<std::string>* changes);
+
 // The model a run was trained with, from its resolved configuration (a run
 // folder's config.ini or a checkpoint's config_ini). `source` names it in errors.
 ModelConfig model_config_from_ini(const std::string& ini, const std::string& source);

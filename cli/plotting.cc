@@ -37,7 +37,8 @@ std::string quote(const std::string& s) {
 
 void check_plot_target(const std::string& png_path) { h5::check_writable_target(png_path, "--plot"); }
 
-void run_plot(const std::string& kind, const std::string& h5_path, const std::string& png_path) {
+void run_plot(const std::string& kind, const std::string& h5_path, const std::string& png_path,
+              const std::vector<std::string>& extra) {
   const char* env_python = std::getenv("PELAB_PYTHON");
   const std::string python = env_python ? env_python : "/usr/bin/python3";
   const std::string script = find_script();
@@ -46,8 +47,9 @@ void run_plot(const std::string& kind, const std::string& h5_path, const std::st
               "install Debian's python3-matplotlib and python3-h5py (scripts/install-deps), or drop --plot");
   PELAB_CHECK(fs::exists(script, ec), "cannot plot: plot script '" << script << "' not found",
               "set PELAB_PLOT_SCRIPT to analysis/plot.py of the pelab sources");
-  const std::string cmd = "MPLBACKEND=Agg " + quote(python) + " " + quote(script) + " " + kind + " " + quote(h5_path) +
-                          " --out " + quote(png_path);
+  std::string cmd = "MPLBACKEND=Agg " + quote(python) + " " + quote(script) + " " + kind + " " + quote(h5_path);
+  for (const auto& a : extra) cmd += " " + quote(a);
+  cmd += " --out " + quote(png_path);
   int status = std::system(cmd.c_str());
   PELAB_CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "plotting failed (" << cmd << "); the HDF5 results in '" << h5_path << "' are complete",

@@ -221,6 +221,7 @@ bool FuzzTest::ok_ = false;
 struct CommandCase {
   std::string command;  // for command_options
   Args base;
+  bool needs_run = false;  // a copy of the trained run in o/run
 };
 
 TEST_F(FuzzTest, OptionValues) {
@@ -238,6 +239,8 @@ TEST_F(FuzzTest, OptionValues) {
       {"bench", {"bench", "train", "--pe", "rope", "--model.d-model", "16", "--model.n-layers", "1", "--model.n-heads",
                  "2", "--train.length", "16", "--train.batch", "2", "--steps", "1", "--warmup-steps", "0",
                  "--peak-time", "0.01"}},
+      {"eval", {"eval", "--run", "o/run", "--lengths", "8,16", "--protocol", "both", "--stride", "4", "--threads", "1",
+                "--quiet"}, true},
   };
   std::mt19937_64 rng(1);
   const int per_command = scaled(220);
@@ -264,7 +267,10 @@ TEST_F(FuzzTest, OptionValues) {
       if (c.base[0] == "train" && value("--train.stop-at") != "3" &&
           (value("--train.tokens") != "(none)" || value("--train.steps") != "3"))
         continue;
-      run_case("option values of " + c.base[0] + " " + c.base[1], args);
+      std::function<void(const fs::path&)> prepare;
+      if (c.needs_run)
+        prepare = [](const fs::path& d) { fs::copy(g_root / "run", d / "o" / "run", fs::copy_options::recursive); };
+      run_case("option values of " + c.base[0] + " " + c.base[1], args, prepare);
     }
   }
   std::printf("fuzz: %d option-value cases\n", cases_);

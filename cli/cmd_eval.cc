@@ -1,0 +1,200 @@
+// `pelab eval`: perplexity of a trained run at lengths far past its training
+// length, under the nonoverlap and sliding protocols, with eval-time encoding
+// variants; results into the run's run.h5 under /eval/<label>
+// (experiments/eval.h; docs/hdf5-schema.md "pelab eval").
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "cli/plotting.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/memory.h"
+#include "core/provenance.h"
+#include "core/strings.h"
+#include "datasets/dataset.h"
+#include "experiments/eval.h"
+#include "experiments/run_folder.h"
+
+namespace pelab::cli {
+
+void eval_options(po::options_description_easy_init& o) {
+  auto s = [](const char* def) { return po::value<std::string>()->default_value(def); };
+  o("run", po::value<std::string>(), "run folder written by pelab train (required)")
+   ("pe", po::value<std::string>(), "the run's encoding (optional; it cannot change: only --pe.* settings without parameters can)")
+   ("lengths", po::value<std::string>(), "evaluation lengths L, a comma list, e.g. 256,1024,4096 (required)")
+   ("protocol", s("nonoverlap"), "nonoverlap (chunks of L, every token scored) | sliding (windows advancing by "
+                                 "--stride, only new tokens scored) | both")
+   ("stride", s("256"), "sliding: tokens each window advances (1 <= S <= the shortest L). S = 1 gives every token L-1 "
+                        "tokens of context but runs one window of L tokens per scored token: L times the cost of nonoverlap")
+   ("text", po::value<std::string>(), "score the bytes of this file instead of a dataset split")
+   ("data.split", s("test"), "split of the dataset to score: val | test (train is allowed, but is not held out)")
+   ("eval.max-tokens", s("0"), "score at most this many tokens per length (0: the whole text, cut to a multiple of the longest L)")
+   ("batch-tokens", s("16384"), "windows of one length are batched up to this many tokens per forward")
+   ("label", po::value<std::string>(), "name of the result group /eval/<label> (default: 'default', or the eval-time "
+                                       "encoding's label when --pe.* changes it); an existing label is replaced")
+   ("threads", s("0"), "OpenMP threads (0: all)")
+   ("json", po::bool_switch(), "print one JSON object per protocol and length instead of a table")
+   ("plot", po::value<std::string>(), "also draw perplexity vs length and loss by position into this PNG")
+   ("quiet", po::bool_switch(), "no progress line on stderr");
+}
+
+namespace {
+
+std::vector<int64_t> parse_lengths(const Context& ctx) {
+  PELAB_CHECK(ctx.has("lengths"), "missing --lengths", "e.g. --lengths 256,1024,4096");
+  std::vector<int64_t> out;
+  for (const auto& item : split(ctx.str("lengths"))) {
+    const long long v = parse_int(item, "--lengths");
+    PELAB_CHECK(v >= 1 && v <= (1LL << 24), "--lengths must be integers in [1, 16777216], got " << item,
+                "e.g. --lengths 256,1024,4096");
+    out.push_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<EvalProtocol> parse_protocols(const std::string& s) {
+  if (s == "nonoverlap") return {EvalProtocol::NONOVERLAP};
+  if (s == "sliding") return {EvalProtocol::SLIDING};
+  if (s == "both") return {EvalProtocol::NONOVERLAP, EvalProtocol::SLIDING};
+  throw Error("unknown --protocol '" + s + "'", "choose nonoverlap, sliding or both");
+}
+
+EvalText load_text(const Context& ctx, const std::string& run_data_dir) {
+  EvalText t;
+  if (ctx.has("text")) {
+    const std::string path = ctx.str("text");
+    std::error_code ec;
+    PELAB_CHECK(std::filesystem::is_regular_file(path, ec), "--text '" << path << "' is not a readable file",
+                "give a text file to score (its bytes are the tokens, as in training)");
+    const std::string bytes = read_text(path, "--text file");
+    t.tokens.assign(bytes.begin(), bytes.end());
+    t.source = "file " + path;
+  } else {
+    const std::string dir = ctx.given("data.dir") ? ctx.str("data.dir") : run_data_dir;
+    PELAB_CHECK(!dir.empty(), "no data to score", "give --data.dir DIR (a prepared dataset) or --text FILE");
+    const std::string split_name = ctx.str("data.split");
+    PELAB_CHECK(split_name == "val" || split_name == "test" || split_name == "train",
+                "unknown --data.split '" << split_name << "'", "choose val or test");
+    const data::Dataset ds = data::load_dataset(dir);
+    t.tokens = ds.split(split_name).tokens;
+    t.source = "dataset " + dir + " split " + split_name;
+  }
+  t.checksum = data::fnv1a64_hex(data::fnv1a64(t.tokens.data(), t.tokens.size()));
+  return t;
+}
+
+std::string json_line(const std::string& label, const ProtocolResult& p, const LengthResult& r, const EvalReport& rep) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{\"label\": \"%s\", \"protocol\": \"%s\", \"length\": %lld, \"ppl\": %.6f, \"nll\": %.6f, "
+                "\"bpb\": %.6f, \"tokens\": %lld, \"dropped\": %lld, \"seconds\": %.3f, \"gflops\": %.3f}",
+                label.c_str(), to_string(p.protocol), static_cast<long long>(r.length), std::exp(r.nll()), r.nll(),
+                r.nll() / std::log(2.0), static_cast<long long>(r.count), static_cast<long long>(rep.dropped),
+                r.seconds, r.flops / std::max(r.seconds, 1e-9) / 1e9);
+  return buf;
+}
+
+}  // namespace
+
+int run_eval(Context& ctx) {
+  PELAB_CHECK(ctx.has("run"), "missing --run", "give a run folder written by pelab train, e.g. --run runs/tiny-rope");
+  EvalOptions opt;
+  opt.lengths = parse_lengths(ctx);
+  opt.protocols = parse_protocols(ctx.str("protocol"));
+  opt.stride = ctx.integer("stride");
+  opt.max_tokens = ctx.integer("eval.max-tokens");
+  opt.batch_tokens = ctx.integer("batch-tokens");
+  PELAB_CHECK(opt.batch_tokens >= 1 && opt.batch_tokens <= (1LL << 26),
+              "--batch-tokens must be in [1, 67108864], got " << opt.batch_tokens, "e.g. --batch-tokens 16384");
+  opt.quiet = ctx.flag("quiet");
+  const long long threads = ctx.integer("threads");
+  PELAB_CHECK(threads >= 0 && threads <= 4096, "--threads must be in [0, 4096], got " << threads, "0 uses all cores");
+  if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
+  const bool plot = ctx.has("plot");
+  if (plot) check_plot_target(ctx.str("plot"));
+
+  const RunFolder folder = RunFolder::open(ctx.str("run"));
+  const Checkpoint ck = folder.read_checkpoint(/*optimizer_state=*/false);
+  const std::string source = "the configuration in " + folder.file(kCheckpointFile);
+  const ModelConfig trained = model_config_from_ini(ck.config_ini, source);
+  const auto saved = ini_map(parse_ini(ck.config_ini, source));
+  const int64_t train_len = saved.count("train.length") ? parse_int(saved.at("train.length"), "train.length") : 0;
+  std::vector<std::string> changes;
+  const PeSpec pe = eval_time_pe(ctx, trained, train_len, &changes);
+  const std::string label = ctx.has("label") ? ctx.str("label") : (changes.empty() ? "default" : pe.label());
+  PELAB_CHECK(!label.empty() && label.find_first_of("/. ") == std::string::npos,
+              "--label '" << label << "' cannot name a result group", "use letters, digits, '-' and '_'");
+  PELAB_CHECK(trained.pe.kind != PeKind::LEARNED || opt.lengths.back() <= trained.max_len,
+              "this run learned absolute positions up to " << trained.max_len << " tokens; --lengths reaches "
+                                                           << opt.lengths.back(),
+              "learned positions are undefined past the trained table: evaluate at most " << trained.max_len);
+
+  const EvalText text = load_text(ctx, saved.count("data.dir") ? saved.at("data.dir") : std::string());
+  const int64_t longest_batch = std::max<int64_t>(1, opt.batch_tokens / opt.lengths.back());
+  check_memory(Model::memory_bytes(trained, longest_batch, opt.lengths.back(), /*training=*/false),
+               "evaluating at " + std::to_string(opt.lengths.back()) + " tokens",
+               "evaluate at shorter --lengths or lower --batch-tokens");
+  Model model(trained);
+  PELAB_CHECK(static_cast<int64_t>(ck.params.size()) == model.num_params(),
+              "the checkpoint holds " << ck.params.size() << " parameters, its configuration describes "
+                                      << model.num_params(),
+              "the run folder is damaged: restore checkpoint.h5");
+  std::copy(ck.params.begin(), ck.params.end(), model.params());
+  model.set_pe(pe);
+
+  const EvalReport rep = evaluate_text(model, text, opt);
+
+  double seconds = 0, flops = 0;
+  for (const auto& p : rep.protocols)
+    for (const auto& r : p.lengths) seconds += r.seconds, flops += r.flops;
+  folder.write_result("eval", label, [&](h5::Group& g) {
+    write_provenance(g, {"eval", ctx.command_line(), ctx.resolved_ini()});
+    std::vector<std::string> protocols;
+    for (const auto& p : rep.protocols) protocols.push_back(to_string(p.protocol));
+    g.set_attr("protocols", join(protocols, ","));
+    g.set_attr("stride", opt.stride);
+    g.set_attr("pe", pe.label());
+    g.set_attr("pe_trained", trained.pe.label());
+    g.set_attr("pe_changes", join(changes, ","));
+    g.set_attr("train_len", train_len);
+    g.set_attr("checkpoint_step", ck.step);
+    g.set_attr("data_source", text.source);
+    g.set_attr("data_checksum", text.checksum);
+    g.set_attr("scored_tokens", rep.scored);
+    g.set_attr("dropped_tokens", rep.dropped);
+    g.set_attr("seconds", seconds);
+    g.set_attr("gflops", flops / std::max(seconds, 1e-9) / 1e9);
+    g.set_attr("threads", static_cast<int64_t>(omp_get_max_threads()));
+    for (const auto& p : rep.protocols) {
+      h5::Group pg = g.create_group(to_string(p.protocol));
+      write_protocol_result(pg, p);
+    }
+  });
+
+  if (ctx.flag("json")) {
+    for (const auto& p : rep.protocols)
+      for (const auto& r : p.lengths) std::printf("%s\n", json_line(label, p, r, rep).c_str());
+  } else {
+    std::printf("%s: %s, trained at T = %lld; %s; %lld tokens scored per length (%lld dropped)\n",
+                folder.dir().c_str(), pe.label().c_str(), static_cast<long long>(train_len), text.source.c_str(),
+                static_cast<long long>(rep.scored), static_cast<long long>(rep.dropped));
+    std::printf("%-10s %8s %10s %8s %8s %9s %9s\n", "protocol", "length", "ppl", "nll", "bpb", "seconds", "GFLOP/s");
+    for (const auto& p : rep.protocols)
+      for (const auto& r : p.lengths)
+        std::printf("%-10s %8lld %10.4f %8.4f %8.4f %9.2f %9.1f\n", to_string(p.protocol),
+                    static_cast<long long>(r.length), std::exp(r.nll()), r.nll(), r.nll() / std::log(2.0), r.seconds,
+                    r.flops / std::max(r.seconds, 1e-9) / 1e9);
+    std::printf("wrote /eval/%s in %s\n", label.c_str(), folder.file(kRunFile).c_str());
+  }
+  if (plot) run_plot("eval", folder.file(kRunFile), ctx.str("plot"), {"--label", label});
+  return 0;
+}
+
+}  // namespace pelab::cli

@@ -1,0 +1,175 @@
+// `pelab eval` as a user meets it, on a tiny model trained on a synthetic
+// text folder: the protocols against each other and against the training
+// code's own loss, eval-time encoding changes, the run file kept intact, and
+// each bad input giving one clear line.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/options.h"
+#include "cli_runner.h"
+#include "core/hdf5_file.h"
+#include "core/ini.h"
+#include "datasets/dataset.h"
+#include "experiments/run_folder.h"
+#include "model/transformer.h"
+
+namespace pelab {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_pelab;
+using testing::RunResult;
+
+const int64_t kT = 32;
+
+class EvalCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("pelab_eval_cli_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "texts");
+    const char* words[] = {"the", "lord", "said", "unto", "moses", "and", "his", "people", "went", "forth"};
+    for (int i = 0; i < 10; ++i) {
+      std::string t;
+      for (int j = 0; j < 80; ++j) {
+        for (int k = 0; k < 6; ++k) t += std::string(words[(i + j * 3 + k * 7) % 10]) + (k < 5 ? " " : "");
+        t += ".\n";
+      }
+      std::ofstream(dir_ / "texts" / ("f" + std::to_string(i) + ".txt")) << t;
+    }
+    std::ofstream(dir_ / "short.txt") << "too short";
+    ok_ = run_pelab("data prepare --corpus texts --out data --data.val-fraction 0.15 --data.test-fraction 0.15", dir_).rc == 0;
+    for (const char* pe : {"rope", "alibi"}) {
+      const std::string args = std::string("train --pe ") + pe +
+                               " --model.d-model 32 --model.n-layers 1 --model.n-heads 2 --train.length 32 "
+                               "--train.batch 8 --train.steps 40 --train.lr 1e-2 --train.warmup 5 --train.threads 2 "
+                               "--data.dir data --quiet --out " + pe;
+      ok_ = ok_ && run_pelab(args, dir_).rc == 0;
+    }
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  void SetUp() override { ASSERT_TRUE(ok_) << "could not train the test runs in " << dir_; }
+
+  static RunResult eval(const std::string& args) { return run_pelab("eval --quiet --threads 2 " + args, dir_); }
+
+  static std::vector<double> read(const std::string& run, const std::string& name) {
+    h5::File f = h5::File::open_read((dir_ / run / "run.h5").string());
+    return f.read<double>(name);
+  }
+
+  void expect_clean_failure(const RunResult& r, const std::string& needle) {
+    EXPECT_NE(r.rc, 0);
+    EXPECT_LT(r.rc, 128) << "killed by a signal";
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+    EXPECT_EQ(r.err.rfind("pelab: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+  }
+
+  static fs::path dir_;
+  static bool ok_;
+};
+
+fs::path EvalCliTest::dir_;
+bool EvalCliTest::ok_ = false;
+
+TEST_F(EvalCliTest, NonoverlapAtTrainingLengthIsTheTrainingCodesLoss) {
+  RunResult r = eval("--run rope --lengths 32 --label at-T --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // The same windows through the model as the training code evaluates it.
+  const RunFolder folder = RunFolder::open((dir_ / "rope").string());
+  const Checkpoint ck = folder.read_checkpoint(false);
+  Model model(cli::model_config_from_ini(ck.config_ini, "test"));
+  std::copy(ck.params.begin(), ck.params.end(), model.params());
+  const data::Dataset ds = data::load_dataset((dir_ / "data").string());
+  const auto& tok = ds.test.tokens;
+  const int64_t M = (static_cast<int64_t>(tok.size()) - 1) / kT * kT;
+  std::vector<int32_t> in(M), tg(M);
+  for (int64_t i = 0; i < M; ++i) in[i] = tok[i], tg[i] = tok[i + 1];
+  const double want = model.evaluate(in.data(), tg.data(), static_cast<int>(M / kT), static_cast<int>(kT));
+  const double got = read("rope", "eval/at-T/nonoverlap/nll")[0];
+  EXPECT_NEAR(got, want, 1e-6 + 1e-6 * want);  // float sums in another order
+  EXPECT_EQ(read("rope", "eval/at-T/nonoverlap/tokens")[0], static_cast<double>(M));
+  EXPECT_NE(r.out.find("\"ppl\""), std::string::npos) << r.out;
+}
+
+TEST_F(EvalCliTest, SlidingProtocolScoresEveryTokenOnce) {
+  ASSERT_EQ(eval("--run alibi --lengths 16,64 --protocol both --stride 16 --label s16").rc, 0);
+  ASSERT_EQ(eval("--run alibi --lengths 16,64 --protocol sliding --stride 1 --eval.max-tokens 256 --label s1").rc, 0);
+  // Stride = L is nonoverlap: the same windows.
+  EXPECT_DOUBLE_EQ(read("alibi", "eval/s16/sliding/nll")[0], read("alibi", "eval/s16/nonoverlap/nll")[0]);
+  // Every length scores the same tokens, each once: counts by position sum to them.
+  const auto tokens = read("alibi", "eval/s16/sliding/tokens");
+  EXPECT_EQ(tokens[0], tokens[1]);
+  EXPECT_EQ(static_cast<int64_t>(tokens[0]) % 64, 0);
+  const auto s1 = read("alibi", "eval/s1/sliding/tokens");
+  EXPECT_EQ(s1, (std::vector<double>{256, 256}));
+  const auto counts = read("alibi", "eval/s1/sliding/count_by_position/64");
+  double sum = 0;
+  for (double c : counts) sum += c;
+  EXPECT_EQ(sum, 256);
+  // Stride 1: the first window scores positions 0..63, every later one only position 63.
+  EXPECT_EQ(counts[0], 1);
+  EXPECT_EQ(counts[63], 256 - 63);
+  // More context per token than nonoverlap (ALiBi at these lengths: at least no worse by much).
+  EXPECT_TRUE(std::isfinite(read("alibi", "eval/s1/sliding/ppl")[1]));
+}
+
+TEST_F(EvalCliTest, EvalTimeVariants) {
+  ASSERT_EQ(eval("--run rope --lengths 32,128 --label plain").rc, 0);
+  ASSERT_EQ(eval("--run rope --lengths 32,128 --pe.scaling linear --pe.factor 1 --label pi1").rc, 0);
+  EXPECT_EQ(read("rope", "eval/plain/nonoverlap/nll"), read("rope", "eval/pi1/nonoverlap/nll"));
+  RunResult r = eval("--run rope --lengths 32,128 --pe.scaling yarn --pe.factor 4");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto labels = RunFolder::open((dir_ / "rope").string()).result_labels("eval");
+  EXPECT_NE(std::find(labels.begin(), labels.end(), "rope_b10000_yarn_s4_L32"), labels.end());
+  EXPECT_NE(read("rope", "eval/plain/nonoverlap/nll"), read("rope", "eval/rope_b10000_yarn_s4_L32/nonoverlap/nll"));
+  ASSERT_EQ(eval("--run alibi --lengths 32 --pe.alibi-distance-scale 0.5 --label half").rc, 0);
+}
+
+TEST_F(EvalCliTest, RunFileKeepsTrainingDataAndOtherLabels) {
+  const auto loss_before = read("rope", "train/loss");
+  ASSERT_EQ(eval("--run rope --lengths 32 --label keep-a").rc, 0);
+  ASSERT_EQ(eval("--run rope --lengths 32,64 --label keep-b").rc, 0);
+  ASSERT_EQ(eval("--run rope --lengths 64 --label keep-a").rc, 0);  // replaced
+  EXPECT_EQ(read("rope", "train/loss"), loss_before);
+  EXPECT_EQ(read("rope", "eval/keep-a/nonoverlap/lengths"), std::vector<double>{64});
+  EXPECT_EQ(read("rope", "eval/keep-b/nonoverlap/lengths"), (std::vector<double>{32, 64}));
+  h5::File f = h5::File::open_read((dir_ / "rope/run.h5").string());
+  EXPECT_EQ(f.attr_string("status"), "done");
+  EXPECT_EQ(f.open_group("eval").open_group("keep-a").attr_string("command"), "eval");
+  // A resumed training keeps the evaluations.
+  ASSERT_EQ(run_pelab("train --resume rope --train.steps 45 --quiet", dir_).rc, 0);
+  EXPECT_EQ(read("rope", "eval/keep-b/nonoverlap/lengths"), (std::vector<double>{32, 64}));
+  EXPECT_EQ(read("rope", "train/loss").size(), 45u);
+  for (const auto& e : fs::directory_iterator(dir_ / "rope"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+TEST_F(EvalCliTest, BadInputsGiveOneClearLine) {
+  expect_clean_failure(eval("--run rope --lengths 0"), "--lengths");
+  expect_clean_failure(eval("--run rope --lengths 32,abc"), "--lengths");
+  expect_clean_failure(eval("--run rope --lengths -5"), "--lengths");
+  expect_clean_failure(eval("--run rope --lengths 32 --protocol sliding --stride 0"), "--stride");
+  expect_clean_failure(eval("--run rope --lengths 32,64 --protocol sliding --stride 33"), "--stride");
+  expect_clean_failure(eval("--run rope --lengths 32 --protocol sometimes"), "--protocol");
+  expect_clean_failure(eval("--lengths 32"), "--run");
+  expect_clean_failure(eval("--run nowhere --lengths 32"), "does not exist");
+  fs::create_directories(dir_ / "empty-run");
+  std::ofstream(dir_ / "empty-run" / "config.ini") << "pe = rope\n";
+  expect_clean_failure(eval("--run empty-run --lengths 32"), "no checkpoint");
+  expect_clean_failure(eval("--run rope --lengths 32 --text short.txt"), "fewer than the longest length");
+  expect_clean_failure(eval("--run rope --lengths 32 --text missing.txt"), "missing.txt");
+  expect_clean_failure(eval("--run rope --lengths 32 --pe alibi"), "trained with --pe rope");
+  expect_clean_failure(eval("--run rope --lengths 32 --pe.layout interleaved"), "--pe.layout");
+  expect_clean_failure(eval("--run alibi --lengths 32 --pe.scaling yarn --pe.factor 4"), "--pe.scaling");
+  expect_clean_failure(eval("--run rope --lengths 32 --pe.base 10000,500000"), "one value");
+  expect_clean_failure(eval("--run rope --lengths 32 --label a/b"), "--label");
+  expect_clean_failure(eval("--run rope --lengths 32 --data.split nope"), "--data.split");
+}
+
+}  // namespace
+}  // namespace pelab
