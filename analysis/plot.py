@@ -2,6 +2,8 @@
 """Plots of pelab result files (HDF5), drawn with Debian's matplotlib + h5py.
 
     plot.py decay FILE.h5 --out FILE.png
+    plot.py train RUN/run.h5 ... --out FILE.png
+    plot.py eval RUN/run.h5 ... [--label NAME] --out FILE.png
 
 `pelab decay --plot PNG` runs this script; it can also be run by hand on any
 file `pelab decay` wrote. The file layout is docs/hdf5-schema.md. Further kinds
@@ -463,6 +465,80 @@ def plot_train(paths, out):
               fmt_num(float(a.get("train_seconds", "nan")))))
 
 
+# ------------------------------------------------------------------- eval ---
+
+
+def read_evals(paths, labels):
+    """[(name, protocol, lengths, ppl, {L: loss_by_position}, train_len)] of /eval/<label>/<protocol>."""
+    import numpy as np
+    out = []
+    for path in paths:
+        run = os.path.basename(os.path.dirname(os.path.abspath(path))) or path
+        with open_h5(path) as f:
+            if "eval" not in f:
+                raise PlotError(f"'{path}' has no /eval group; run 'pelab eval --run {os.path.dirname(path) or '.'}' first")
+            names = labels or children_in_creation_order(f["eval"])
+            for label in names:
+                if label not in f["eval"]:
+                    raise PlotError(f"'{path}' has no /eval/{label}; labels there: {', '.join(f['eval'].keys())}")
+                g = f["eval"][label]
+                T = int(attr(g, "train_len", 0) or 0)
+                for protocol in children_in_creation_order(g):
+                    pg = g[protocol]
+                    lengths = np.asarray(pg["lengths"][...])
+                    curves = {int(L): np.asarray(pg["loss_by_position"][L][...]) for L in pg["loss_by_position"]}
+                    name = f"{run} {label}" if len(names) > 1 else run
+                    out.append((name, protocol, lengths, np.asarray(pg["ppl"][...]), curves, T))
+    if not out:
+        raise PlotError("no evaluations to plot")
+    return out
+
+
+def plot_eval(paths, labels, out):
+    """Perplexity vs length (log x, one line per run and protocol, the training length marked) and the
+    loss by position at the longest length (the curve that shows where a model breaks)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    evals = read_evals(paths, labels)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
+    train_lengths = set()
+    colors = {}
+    for name, protocol, lengths, ppl, curves, T in evals:
+        key = name
+        style = "-" if protocol == "nonoverlap" else "--"
+        line, = ax1.plot(lengths, ppl, style, marker="o", ms=3, lw=1.3, color=colors.get(key),
+                         label=f"{name} ({protocol})")
+        colors[key] = line.get_color()
+        if T:
+            train_lengths.add(T)
+        if protocol == "nonoverlap" and curves:
+            L = max(curves)
+            y = curves[L]
+            x = np.arange(len(y))
+            # Windows of 2^k positions averaged, so a 100k-position curve stays readable.
+            edges = np.unique(np.concatenate([[0], np.geomspace(1, len(y), num=min(len(y), 200)).astype(int)]))
+            xs = [(edges[i] + edges[i + 1] - 1) / 2 for i in range(len(edges) - 1)]
+            ys = [np.nanmean(y[edges[i]:edges[i + 1]]) for i in range(len(edges) - 1)]
+            ax2.plot(np.asarray(xs) + 1, ys, lw=1.2, color=line.get_color(), label=f"{name} (L = {L})")
+    for T in sorted(train_lengths):
+        for ax in (ax1, ax2):
+            ax.axvline(T, color="0.4", ls=":", lw=1)
+    ax1.set_xscale("log", base=2)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("evaluation length L (tokens)")
+    ax1.set_ylabel("perplexity (per byte)")
+    ax1.set_title("perplexity vs length (solid: nonoverlap, dashed: sliding; dotted: training length)", fontsize=9)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("position in the window (1-based, log bins)")
+    ax2.set_ylabel("mean loss (nats per byte)")
+    ax2.set_title("loss by position at the longest length (nonoverlap)", fontsize=9)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_atomically(fig, out)
+
+
 # ------------------------------------------------------------------- main ---
 
 
@@ -480,6 +556,12 @@ def build_parser():
     t.add_argument("h5", nargs="+", metavar="RUN/run.h5", help="run files written by 'pelab train'")
     t.add_argument("--out", required=True, metavar="FILE.png", help="picture to write (PNG; .svg/.pdf also work)")
     t.set_defaults(run=lambda a: plot_train(a.h5, a.out))
+    e = sub.add_parser("eval", help="perplexity vs length and loss by position from 'pelab eval'",
+                       description="Draw /eval results of one or more run.h5 files.")
+    e.add_argument("h5", nargs="+", metavar="RUN/run.h5", help="run files holding /eval groups")
+    e.add_argument("--label", action="append", help="evaluation label(s) to draw (default: all)")
+    e.add_argument("--out", required=True, metavar="FILE.png", help="picture to write (PNG; .svg/.pdf also work)")
+    e.set_defaults(run=lambda a: plot_eval(a.h5, a.label, a.out))
     return p
 
 
