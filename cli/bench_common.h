@@ -13,6 +13,7 @@ namespace pelab::cli {
 
 int bench_attention(Context& ctx);
 int bench_train(Context& ctx);
+int bench_eval(Context& ctx);
 
 namespace bench_util {
 

@@ -1,8 +1,9 @@
 // `pelab bench TOPIC`: performance measurements reported as ratios measured in
 // the same process (DESIGN.md "Numbers to reach", reference/performance.md §9).
 //
-// Topics: `attention` (bench_attention.cc: the CPU attention kernels) and
-// `train` (bench_train.cc: optimizer steps of a model config). A topic is the
+// Topics: `attention` (bench_attention.cc: the CPU attention kernels),
+// `train` (bench_train.cc: optimizer steps of a model config) and `eval`
+// (bench_eval.cc: the evaluation forward at long lengths). A topic is the
 // positional argument of the command; a new one is one entry in kTopics, its
 // run function and the options it adds to bench_options().
 #include <string>
@@ -37,7 +38,9 @@ void bench_options(po::options_description_easy_init& o) {
    ("peak-time", s("0.2"), "seconds per trial of the FMA peak loop (best of 3, measured before and after)")
    ("check-seq", s("200"), "attention: N of the flash-vs-naive correctness check run before timing (B = 1)")
    ("steps", s("10"), "train: timed optimizer steps (after the warm-up steps); the mean step is reported")
-   ("warmup-steps", s("2"), "train: untimed steps first (allocations, thread pool, caches)");
+   ("warmup-steps", s("2"), "train: untimed steps first (allocations, thread pool, caches)")
+   ("lengths", po::value<std::string>(), "eval: sequence lengths, a comma list (required), e.g. 256,4096,32768")
+   ("batch-tokens", s("16384"), "eval: rows per forward = max(1, this / length), as pelab eval batches");
 }
 
 namespace {
@@ -50,6 +53,7 @@ struct Topic {
 const Topic kTopics[] = {
     {"attention", bench_attention},
     {"train", bench_train},
+    {"eval", bench_eval},
 };
 
 std::string topic_names() {

@@ -30,12 +30,13 @@ const std::vector<Command>& commands() {
        "example: pelab decay --pe rope --pe.base 10000,500000 --head-dim 128 --max-distance 32768 \\\n"
        "                     --out decay.h5 --plot decay.png",
        {"pe"}, decay_options, run_decay},
-      {"bench", "performance benchmarks, as ratios to the FMA peak and baselines measured in the same run: pelab bench attention|train",
+      {"bench", "performance benchmarks, as ratios to the FMA peak and baselines measured in the same run: pelab bench attention|train|eval",
        "usage: pelab bench TOPIC [options]\n\n"
        "topics:\n"
        "  attention  CPU attention (flash or naive): GFLOP/s by the FlashAttention-2 convention, ratio to\n"
        "             the fp32 FMA peak measured in the same process, ratio to naive, peak RSS\n"
-       "  train      training steps of a model config: tokens/s, model FLOP utilisation, time split\n\n"
+       "  train      training steps of a model config: tokens/s, model FLOP utilisation, time split\n"
+       "  eval       the evaluation forward of a model config at long lengths: tokens/s, ratio to peak, RSS\n\n"
        "usage: pelab bench attention --seq N[,N...] [--head-dim D] [--heads H] [--batch B] [--causal]\n"
        "                             [--pe none|alibi] [--impl flash|naive] [--backward] [--threads T] [--json]\n\n"
        "First checks flash against the naive oracle (fp64) at N = --check-seq with the same D, H, mask and\n"
@@ -51,7 +52,12 @@ const std::vector<Command>& commands() {
        "token (PaLM/nanoGPT; attention not halved for the mask), MFU = that over the FMA peak measured in\n"
        "the same process, and the step split into matrix products, attention and the rest, with each\n"
        "phase's own GFLOP/s. [data] keys in the file are accepted and ignored (no data is read).\n"
-       "example: pelab bench train --config experiments/configs/small.ini --json",
+       "example: pelab bench train --config experiments/configs/small.ini --json\n\n"
+       "usage: pelab bench eval --config FILE.ini --lengths L1,L2,... [--batch-tokens N] [--threads T] [--json]\n\n"
+       "Times the evaluation forward (what pelab eval runs) of the configured model on random bytes at each\n"
+       "length: tokens/s, GFLOP/s by 2*params per token + attention 4*L^2*C per layer halved for the causal\n"
+       "mask, the ratio to the FMA peak measured in the same process, and the peak RSS at that length.\n"
+       "example: pelab bench eval --config experiments/configs/small.ini --lengths 256,4096,32768 --json",
        {"pe", "model", "train", "data"}, bench_options, run_bench, "topic"},
       {"data", "prepare byte-level token data from a corpus, or describe a prepared folder: pelab data prepare|info",
        "usage: pelab data prepare --corpus kjv|linux-c|gcide|PATH --out DIR [--data.* ...]\n"
