@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/plotting.h"
+#include "cli/run_inputs.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/memory.h"
@@ -66,30 +67,6 @@ std::vector<EvalProtocol> parse_protocols(const std::string& s) {
   throw Error("unknown --protocol '" + s + "'", "choose nonoverlap, sliding or both");
 }
 
-EvalText load_text(const Context& ctx, const std::string& run_data_dir) {
-  EvalText t;
-  if (ctx.has("text")) {
-    const std::string path = ctx.str("text");
-    std::error_code ec;
-    PELAB_CHECK(std::filesystem::is_regular_file(path, ec), "--text '" << path << "' is not a readable file",
-                "give a text file to score (its bytes are the tokens, as in training)");
-    const std::string bytes = read_text(path, "--text file");
-    t.tokens.assign(bytes.begin(), bytes.end());
-    t.source = "file " + path;
-  } else {
-    const std::string dir = ctx.given("data.dir") ? ctx.str("data.dir") : run_data_dir;
-    PELAB_CHECK(!dir.empty(), "no data to score", "give --data.dir DIR (a prepared dataset) or --text FILE");
-    const std::string split_name = ctx.str("data.split");
-    PELAB_CHECK(split_name == "val" || split_name == "test" || split_name == "train",
-                "unknown --data.split '" << split_name << "'", "choose val or test");
-    const data::Dataset ds = data::load_dataset(dir);
-    t.tokens = ds.split(split_name).tokens;
-    t.source = "dataset " + dir + " split " + split_name;
-  }
-  t.checksum = data::fnv1a64_hex(data::fnv1a64(t.tokens.data(), t.tokens.size()));
-  return t;
-}
-
 std::string json_line(const std::string& label, const ProtocolResult& p, const LengthResult& r, const EvalReport& rep) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
@@ -104,7 +81,6 @@ std::string json_line(const std::string& label, const ProtocolResult& p, const L
 }  // namespace
 
 int run_eval(Context& ctx) {
-  PELAB_CHECK(ctx.has("run"), "missing --run", "give a run folder written by pelab train, e.g. --run runs/tiny-rope");
   EvalOptions opt;
   opt.lengths = parse_lengths(ctx);
   opt.protocols = parse_protocols(ctx.str("protocol"));
@@ -120,12 +96,11 @@ int run_eval(Context& ctx) {
   const bool plot = ctx.has("plot");
   if (plot) check_plot_target(ctx.str("plot"));
 
-  const RunFolder folder = RunFolder::open(ctx.str("run"));
-  const Checkpoint ck = folder.read_checkpoint(/*optimizer_state=*/false);
-  const std::string source = "the configuration in " + folder.file(kCheckpointFile);
-  const ModelConfig trained = model_config_from_ini(ck.config_ini, source);
-  const auto saved = ini_map(parse_ini(ck.config_ini, source));
-  const int64_t train_len = saved.count("train.length") ? parse_int(saved.at("train.length"), "train.length") : 0;
+  const TrainedRun run = open_trained_run(ctx);
+  const RunFolder& folder = run.folder;
+  const Checkpoint& ck = run.checkpoint;
+  const ModelConfig& trained = run.config;
+  const int64_t train_len = run.train_len;
   std::vector<std::string> changes;
   const PeSpec pe = eval_time_pe(ctx, trained, train_len, &changes);
   const std::string label = ctx.has("label") ? ctx.str("label") : (changes.empty() ? "default" : pe.label());
@@ -136,18 +111,12 @@ int run_eval(Context& ctx) {
                                                            << opt.lengths.back(),
               "learned positions are undefined past the trained table: evaluate at most " << trained.max_len);
 
-  const EvalText text = load_text(ctx, saved.count("data.dir") ? saved.at("data.dir") : std::string());
+  const EvalText text = text_to_score(ctx, run.data_dir);
   const int64_t longest_batch = std::max<int64_t>(1, opt.batch_tokens / opt.lengths.back());
   check_memory(Model::memory_bytes(trained, longest_batch, opt.lengths.back(), /*training=*/false),
                "evaluating at " + std::to_string(opt.lengths.back()) + " tokens",
                "evaluate at shorter --lengths or lower --batch-tokens");
-  Model model(trained);
-  PELAB_CHECK(static_cast<int64_t>(ck.params.size()) == model.num_params(),
-              "the checkpoint holds " << ck.params.size() << " parameters, its configuration describes "
-                                      << model.num_params(),
-              "the run folder is damaged: restore checkpoint.h5");
-  std::copy(ck.params.begin(), ck.params.end(), model.params());
-  model.set_pe(pe);
+  Model model = load_model(run, pe);
 
   const EvalReport rep = evaluate_text(model, text, opt);
 

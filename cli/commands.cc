@@ -15,6 +15,8 @@ void train_command_options(po::options_description_easy_init&);
 int run_train(Context&);
 void eval_options(po::options_description_easy_init&);
 int run_eval(Context&);
+void analyze_options(po::options_description_easy_init&);
+int run_analyze(Context&);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -106,6 +108,17 @@ const std::vector<Command>& commands() {
        "under /eval/<label>/<protocol>/ (docs/hdf5-schema.md \"pelab eval\"); the training data stays.\n"
        "example: pelab eval --run runs/tiny-rope --lengths 64,256,1024 --protocol both --stride 64",
        {"pe", "data"}, eval_options, run_eval},
+      {"analyze", "attention of a trained run on real text at one length: decay, mass, entropy, resolution",
+       "usage: pelab analyze --run RUN --length L [--windows K] [--data.dir DIR --data.split val|test | --text FILE]\n"
+       "                     [--pe.* eval-time changes] [--label NAME] [--plot FILE.png]\n\n"
+       "Runs the model on K windows of L tokens and measures its attention through the statistics pass\n"
+       "(no L x L matrix): per layer and head the mean pre-softmax score and logit by distance (xPos's s^[n]),\n"
+       "the attention mass by distance, the entropy by position, the mass on the diagonal and the q.k\n"
+       "asymmetry; per layer the attention resolution R(s) (arXiv 2212.10554 eq. 3) and the oscillation\n"
+       "index within the training length and over L; the encoding's theoretical curve beside them.\n"
+       "Results go to run.h5 under /analyze/<label> (docs/hdf5-schema.md \"pelab analyze\").\n"
+       "example: pelab analyze --run runs/tiny-rope --length 1024 --plot analyze.png",
+       {"pe", "data"}, analyze_options, run_analyze},
   };
   return list;
 }

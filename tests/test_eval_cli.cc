@@ -171,5 +171,21 @@ TEST_F(EvalCliTest, BadInputsGiveOneClearLine) {
   expect_clean_failure(eval("--run rope --lengths 32 --data.split nope"), "--data.split");
 }
 
+TEST_F(EvalCliTest, AnalyzeWritesItsGroupAndRefusesBadInput) {
+  RunResult r = run_pelab("analyze --quiet --threads 2 --run rope --length 64 --windows 2 --label a64", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  h5::File f = h5::File::open_read((dir_ / "rope/run.h5").string());
+  h5::Group g = f.open_group("analyze").open_group("a64");
+  EXPECT_EQ(g.attr_int("length"), 64);
+  EXPECT_EQ(g.shape("layer0/mass_by_distance"), (std::vector<uint64_t>{2, 64}));
+  EXPECT_EQ(g.read<double>("resolution_at_length").size(), 1u);
+  EXPECT_TRUE(g.has("theory_allones_score"));
+  EXPECT_TRUE(f.has("train/loss"));
+  expect_clean_failure(run_pelab("analyze --run rope --length 1", dir_), "--length");
+  expect_clean_failure(run_pelab("analyze --run rope --length 64 --text short.txt", dir_), "fewer than --length");
+  expect_clean_failure(run_pelab("analyze --run rope --length 64 --windows 0", dir_), "--windows");
+  expect_clean_failure(run_pelab("analyze --run rope", dir_), "--length");
+}
+
 }  // namespace
 }  // namespace pelab

@@ -1,0 +1,61 @@
+#include "cli/run_inputs.h"
+
+#include <filesystem>
+
+#include "cli/options.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/ini.h"
+#include "core/strings.h"
+#include "datasets/dataset.h"
+
+namespace pelab::cli {
+
+TrainedRun open_trained_run(const Context& ctx) {
+  PELAB_CHECK(ctx.has("run"), "missing --run", "give a run folder written by pelab train, e.g. --run runs/tiny-rope");
+  TrainedRun r{RunFolder::open(ctx.str("run")), {}, {}, 0, {}};
+  r.checkpoint = r.folder.read_checkpoint(/*optimizer_state=*/false);
+  const std::string source = "the configuration in " + r.folder.file(kCheckpointFile);
+  r.config = model_config_from_ini(r.checkpoint.config_ini, source);
+  const auto saved = ini_map(parse_ini(r.checkpoint.config_ini, source));
+  if (saved.count("train.length")) r.train_len = parse_int(saved.at("train.length"), "train.length in " + source);
+  if (saved.count("data.dir")) r.data_dir = saved.at("data.dir");
+  return r;
+}
+
+Model load_model(const TrainedRun& run, const PeSpec& pe) {
+  Model model(run.config);
+  PELAB_CHECK(static_cast<int64_t>(run.checkpoint.params.size()) == model.num_params(),
+              "the checkpoint holds " << run.checkpoint.params.size() << " parameters, its configuration describes "
+                                      << model.num_params(),
+              "the run folder is damaged: restore checkpoint.h5");
+  std::copy(run.checkpoint.params.begin(), run.checkpoint.params.end(), model.params());
+  model.set_pe(pe);
+  return model;
+}
+
+EvalText text_to_score(const Context& ctx, const std::string& run_data_dir) {
+  EvalText t;
+  if (ctx.has("text")) {
+    const std::string path = ctx.str("text");
+    std::error_code ec;
+    PELAB_CHECK(std::filesystem::is_regular_file(path, ec), "--text '" << path << "' is not a readable file",
+                "give a text file to score (its bytes are the tokens, as in training)");
+    const std::string bytes = read_text(path, "--text file");
+    t.tokens.assign(bytes.begin(), bytes.end());
+    t.source = "file " + path;
+  } else {
+    const std::string dir = ctx.given("data.dir") ? ctx.str("data.dir") : run_data_dir;
+    PELAB_CHECK(!dir.empty(), "no data to score", "give --data.dir DIR (a prepared dataset) or --text FILE");
+    const std::string split_name = ctx.str("data.split");
+    PELAB_CHECK(split_name == "val" || split_name == "test" || split_name == "train",
+                "unknown --data.split '" << split_name << "'", "choose val or test");
+    const data::Dataset ds = data::load_dataset(dir);
+    t.tokens = ds.split(split_name).tokens;
+    t.source = "dataset " + dir + " split " + split_name;
+  }
+  t.checksum = data::fnv1a64_hex(data::fnv1a64(t.tokens.data(), t.tokens.size()));
+  return t;
+}
+
+}  // namespace pelab::cli
