@@ -19,6 +19,7 @@
 #include "core/strings.h"
 #include "datasets/dataset.h"
 #include "experiments/eval.h"
+#include "experiments/probe.h"
 #include "experiments/run_folder.h"
 
 namespace pelab::cli {
@@ -41,6 +42,11 @@ void eval_options(po::options_description_easy_init& o) {
    ("threads", s("0"), "OpenMP threads (0: all)")
    ("json", po::bool_switch(), "print one JSON object per protocol and length instead of a table")
    ("plot", po::value<std::string>(), "also draw perplexity vs length and loss by position into this PNG")
+   ("probe", po::value<std::string>(), "instead of perplexity: retrieval accuracy on synthetic examples, passkey | copy | mqar "
+                                       "(teacher-forced greedy: every answer byte must be the argmax)")
+   ("depths", s("0,0.25,0.5,0.75,1"), "passkey probe: needle depths in [0, 1]")
+   ("trials", s("10"), "probe: examples per length and depth")
+   ("seed", s("1"), "probe: seed of the examples")
    ("quiet", po::bool_switch(), "no progress line on stderr");
 }
 
@@ -78,6 +84,64 @@ std::string json_line(const std::string& label, const ProtocolResult& p, const L
   return buf;
 }
 
+// `pelab eval --probe TASK`: accuracy by length and depth into /eval/<label>.
+int run_probe_command(const Context& ctx, const EvalOptions& eopt, const TrainedRun& run, const PeSpec& pe,
+                      const std::vector<std::string>& changes) {
+  PELAB_CHECK(!ctx.has("text"), "--probe makes its own synthetic texts; --text cannot go with it",
+              "drop --text, or drop --probe to score the file's perplexity");
+  ProbeOptions opt;
+  opt.task = data::parse_synthetic_task(ctx.str("probe"));
+  PELAB_CHECK(opt.task != data::SyntheticTask::NONE, "--probe none is not a probe", "choose passkey, copy or mqar");
+  opt.lengths = eopt.lengths;
+  opt.depths = ctx.numbers("depths");
+  opt.trials = ctx.integer("trials");
+  PELAB_CHECK(opt.trials >= 1 && opt.trials <= 1000000, "--trials must be in [1, 1000000], got " << opt.trials, "e.g. --trials 10");
+  const long long seed = ctx.integer("seed");
+  PELAB_CHECK(seed >= 0, "--seed must be >= 0, got " << seed, "e.g. --seed 1");
+  opt.seed = static_cast<uint64_t>(seed);
+  opt.quiet = eopt.quiet;
+  const std::string label = ctx.has("label") ? ctx.str("label")
+                                             : "probe-" + data::to_string(opt.task) + (changes.empty() ? "" : "-" + pe.label());
+  PELAB_CHECK(!label.empty() && label.find_first_of("/. ") == std::string::npos,
+              "--label '" << label << "' cannot name a result group", "use letters, digits, '-' and '_'");
+  check_memory(Model::memory_bytes(run.config, 1, opt.lengths.back(), /*training=*/false),
+               "probing at " + std::to_string(opt.lengths.back()) + " tokens", "probe at shorter --lengths");
+  Model model = load_model(run, pe);
+  const ProbeResult r = run_probe(model, opt);
+  const uint64_t rows = opt.lengths.size(), cols = r.depths.size();
+  run.folder.write_result("eval", label, [&](h5::Group& g) {
+    write_provenance(g, {"eval", ctx.command_line(), ctx.resolved_ini()});
+    g.set_attr("probe", data::to_string(opt.task));
+    g.set_attr("trials", opt.trials);
+    g.set_attr("seed", static_cast<int64_t>(opt.seed));
+    g.set_attr("scoring", "teacher-forced greedy: an example counts when the argmax at every answer byte is that byte");
+    g.set_attr("pe", pe.label());
+    g.set_attr("pe_trained", run.config.pe.label());
+    g.set_attr("pe_changes", join(changes, ","));
+    g.set_attr("train_len", run.train_len);
+    g.set_attr("checkpoint_step", run.checkpoint.step);
+    g.write("probe_lengths", opt.lengths);
+    g.write("probe_depths", r.depths);
+    g.write("probe_accuracy", r.accuracy.data(), {rows, cols});
+    g.write("probe_byte_accuracy", r.byte_accuracy.data(), {rows, cols});
+  });
+  std::printf("%s: %s probe, %lld trials per cell, %s (trained at T = %lld)\n%8s", run.folder.dir().c_str(),
+              data::to_string(opt.task).c_str(), static_cast<long long>(opt.trials), pe.label().c_str(),
+              static_cast<long long>(run.train_len), "length");
+  for (double d : r.depths) {
+    if (std::isnan(d)) std::printf(" %10s", "accuracy");
+    else std::printf(" depth %4.2f", d);
+  }
+  std::printf("\n");
+  for (uint64_t i = 0; i < rows; ++i) {
+    std::printf("%8lld", static_cast<long long>(opt.lengths[i]));
+    for (uint64_t c = 0; c < cols; ++c) std::printf(" %10.2f", r.accuracy[i * cols + c]);
+    std::printf("\n");
+  }
+  std::printf("wrote /eval/%s in %s\n", label.c_str(), run.folder.file(kRunFile).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int run_eval(Context& ctx) {
@@ -111,6 +175,7 @@ int run_eval(Context& ctx) {
                                                            << opt.lengths.back(),
               "learned positions are undefined past the trained table: evaluate at most " << trained.max_len);
 
+  if (ctx.has("probe")) return run_probe_command(ctx, opt, run, pe, changes);
   const EvalText text = text_to_score(ctx, run.data_dir);
   const int64_t longest_batch = std::max<int64_t>(1, opt.batch_tokens / opt.lengths.back());
   check_memory(Model::memory_bytes(trained, longest_batch, opt.lengths.back(), /*training=*/false),

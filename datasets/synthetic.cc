@@ -1,5 +1,7 @@
 #include "datasets/synthetic.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string_view>
 
@@ -84,7 +86,7 @@ int64_t synthetic_min_length(SyntheticTask t) {
   throw Error("synthetic task 'none' has no examples", "choose passkey, copy or mqar");
 }
 
-Example make_passkey(int64_t length, Rng& rng) {
+Example make_passkey(int64_t length, Rng& rng, double depth) {
   static_assert(kPasskeyMax < 100000, "keys have at most 5 digits");
   check_length(SyntheticTask::PASSKEY, length);
   const bool intro = length >= passkey_fixed_bytes(true, 5);
@@ -92,7 +94,8 @@ Example make_passkey(int64_t length, Rng& rng) {
   ex.passkey = rng.uniform_int(1, kPasskeyMax);
   const std::string key = std::to_string(ex.passkey);
   const int64_t n_garbage = length - passkey_fixed_bytes(intro, static_cast<int64_t>(key.size()));
-  const int64_t n_prefix = rng.uniform_int(0, n_garbage);
+  const int64_t n_prefix = depth < 0 ? rng.uniform_int(0, n_garbage)
+                                     : std::llround(std::min(depth, 1.0) * static_cast<double>(n_garbage));
   ex.depth = n_garbage > 0 ? static_cast<double>(n_prefix) / static_cast<double>(n_garbage) : 0.0;
   ex.tokens.reserve(static_cast<size_t>(length));
   ex.answer.reserve(static_cast<size_t>(length));

@@ -64,7 +64,9 @@ inline constexpr int64_t kPasskeyMax = 50000;
 int64_t synthetic_min_length(SyntheticTask t);
 inline constexpr int64_t kPasskeyMinLengthIntro = 253;  // from here on the intro line is included
 
-Example make_passkey(int64_t length, Rng& rng);
+// depth in [0, 1] places the needle at n_prefix = round(depth·n_garbage) (a
+// probe's fixed depths); a negative depth draws it uniformly (training).
+Example make_passkey(int64_t length, Rng& rng, double depth = -1);
 Example make_copy(int64_t length, Rng& rng);
 Example make_mqar(int64_t length, Rng& rng, int64_t num_pairs = 0);
 // Dispatch (mqar with num_pairs = 0). NONE is an error.

@@ -187,5 +187,22 @@ TEST_F(EvalCliTest, AnalyzeWritesItsGroupAndRefusesBadInput) {
   expect_clean_failure(run_pelab("analyze --run rope", dir_), "--length");
 }
 
+TEST_F(EvalCliTest, ProbesWriteAccuracyByLengthAndDepth) {
+  RunResult r = eval("--run rope --probe passkey --lengths 260,300 --depths 0,0.5,1 --trials 2");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  h5::File f = h5::File::open_read((dir_ / "rope/run.h5").string());
+  h5::Group g = f.open_group("eval").open_group("probe-passkey");
+  EXPECT_EQ(g.shape("probe_accuracy"), (std::vector<uint64_t>{2, 3}));
+  for (double a : g.read<double>("probe_accuracy")) EXPECT_TRUE(a == 0 || a == 0.5 || a == 1) << a;
+  EXPECT_EQ(g.read<double>("probe_depths"), (std::vector<double>{0, 0.5, 1}));
+  EXPECT_EQ(g.attr_int("trials"), 2);
+  ASSERT_EQ(eval("--run rope --probe mqar --lengths 64 --trials 2").rc, 0);
+  expect_clean_failure(eval("--run rope --probe passkey --lengths 300 --text short.txt"), "--text");
+  expect_clean_failure(eval("--run rope --probe passkey --lengths 10"), "at least");
+  expect_clean_failure(eval("--run rope --probe passkey --lengths 300 --depths 1.5"), "--depths");
+  expect_clean_failure(eval("--run rope --probe sometimes --lengths 300"), "sometimes");
+  expect_clean_failure(eval("--run rope --probe copy --lengths 64 --trials 0"), "--trials");
+}
+
 }  // namespace
 }  // namespace pelab

@@ -1,0 +1,75 @@
+#include "experiments/probe.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/rng.h"
+
+namespace pelab {
+
+ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
+  PELAB_CHECK(opt.task != data::SyntheticTask::NONE, "no probe task", "choose --probe passkey, copy or mqar");
+  PELAB_CHECK(opt.trials >= 1, "--trials must be >= 1, got " << opt.trials, "e.g. --trials 10");
+  for (int64_t L : opt.lengths)
+    PELAB_CHECK(L + 1 >= data::synthetic_min_length(opt.task),
+                "--probe " << data::to_string(opt.task) << " needs lengths of at least "
+                           << data::synthetic_min_length(opt.task) - 1 << " tokens, got " << L,
+                "raise the shortest --lengths");
+  ProbeResult r;
+  if (opt.task == data::SyntheticTask::PASSKEY) {
+    PELAB_CHECK(!opt.depths.empty(), "no --depths", "e.g. --depths 0,0.25,0.5,0.75,1");
+    for (double d : opt.depths)
+      PELAB_CHECK(d >= 0 && d <= 1, "--depths must be in [0, 1], got " << d, "e.g. --depths 0,0.5,1");
+    r.depths = opt.depths;
+  } else {
+    r.depths = {std::nan("")};
+  }
+  const int64_t cols = static_cast<int64_t>(r.depths.size());
+  r.accuracy.assign(opt.lengths.size() * cols, 0.0);
+  r.byte_accuracy.assign(opt.lengths.size() * cols, 0.0);
+  Progress progress("probe", static_cast<int64_t>(opt.lengths.size()) * cols * opt.trials,
+                    opt.quiet ? Progress::Mode::QUIET : Progress::Mode::AUTO);
+  int64_t done = 0;
+  const int V = model.config().vocab;
+  std::vector<int32_t> in, tg;
+  for (size_t li = 0; li < opt.lengths.size(); ++li) {
+    const int64_t L = opt.lengths[li];
+    in.resize(L);
+    tg.resize(L);
+    for (int64_t c = 0; c < cols; ++c) {
+      // One stream per cell: results do not depend on which other cells run.
+      Rng rng = Rng::stream(opt.seed, 1000003 * static_cast<uint64_t>(L) + static_cast<uint64_t>(c));
+      int64_t hits = 0, bytes_ok = 0, bytes = 0;
+      for (int64_t k = 0; k < opt.trials; ++k) {
+        const data::Example ex = opt.task == data::SyntheticTask::PASSKEY ? data::make_passkey(L + 1, rng, r.depths[c])
+                                                                            : data::make_synthetic(opt.task, L + 1, rng);
+        for (int64_t t = 0; t < L; ++t) {
+          in[t] = ex.tokens[t];
+          tg[t] = ex.tokens[t + 1];
+        }
+        model.evaluate(in.data(), tg.data(), 1, static_cast<int>(L));
+        const float* probs = model.probabilities();
+        bool all = true;
+        for (int64_t t = 0; t < L; ++t) {
+          if (!ex.answer[t + 1]) continue;
+          const float* p = probs + t * V;
+          const int64_t best = std::max_element(p, p + V) - p;
+          const bool ok = best == ex.tokens[t + 1];
+          bytes_ok += ok;
+          ++bytes;
+          all = all && ok;
+        }
+        hits += all;
+        progress.update(++done);
+      }
+      r.accuracy[li * cols + c] = static_cast<double>(hits) / static_cast<double>(opt.trials);
+      r.byte_accuracy[li * cols + c] = bytes ? static_cast<double>(bytes_ok) / static_cast<double>(bytes) : std::nan("");
+    }
+  }
+  progress.finish();
+  return r;
+}
+
+}  // namespace pelab

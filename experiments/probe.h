@@ -1,0 +1,37 @@
+// Retrieval probes (reference §6.4-6.6): the "superficial long context" check
+// of arXiv 2405.14591, where perplexity stays low while retrieval fails.
+// Examples of the synthetic tasks (datasets/synthetic.h) of length L + 1 go
+// through the model once, teacher-forced: an example counts as retrieved when
+// the argmax prediction of every answer byte is that byte (greedy decoding of
+// the answer with the correct prefix fed back, which is what a greedy decoder
+// does as long as it is right). Accuracy is the share of retrieved examples.
+// passkey puts the needle at each requested depth; copy and mqar have no
+// depth (one column).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "datasets/synthetic.h"
+#include "model/transformer.h"
+
+namespace pelab {
+
+struct ProbeOptions {
+  data::SyntheticTask task = data::SyntheticTask::PASSKEY;
+  std::vector<int64_t> lengths;    // model input lengths L
+  std::vector<double> depths;      // passkey needle depths in [0, 1]
+  int64_t trials = 10;             // examples per (length, depth)
+  uint64_t seed = 1;
+  bool quiet = false;
+};
+
+struct ProbeResult {
+  std::vector<double> depths;            // the columns (passkey: the given depths; else one NaN)
+  std::vector<double> accuracy;          // (lengths, depths): share of examples retrieved exactly
+  std::vector<double> byte_accuracy;     // (lengths, depths): share of answer bytes predicted
+};
+
+ProbeResult run_probe(Model& model, const ProbeOptions& opt);
+
+}  // namespace pelab
