@@ -538,6 +538,12 @@ def plot_eval(paths, labels, out):
         ax.legend(fontsize=7)
     fig.tight_layout()
     save_atomically(fig, out)
+    # The table: perplexity by length, one row per run and protocol.
+    all_lengths = sorted({int(L) for e in evals for L in e[2]})
+    print("%-28s %-10s" % ("run", "protocol") + "".join("%9d" % L for L in all_lengths))
+    for name, protocol, lengths, ppl, curves, T in evals:
+        by = {int(L): p for L, p in zip(lengths, ppl)}
+        print("%-28s %-10s" % (name, protocol) + "".join("%9.3f" % by[L] if L in by else "%9s" % "-" for L in all_lengths))
 
 
 # ---------------------------------------------------------------- analyze ---

@@ -121,19 +121,22 @@ __global__ void bias_table_kernel(AttnBiasParams b, int heads, int64_t dist_min,
   }
 }
 
-// delta (B, H, Nq) = Σ_d dO·O per row: one warp per row.
+// delta (B, H, Nq) = Σ_d dO·O per row: one warp per row, grid-stride over
+// rows (the grid is capped at 65,535 blocks: B·H·Nq can exceed what it covers).
 __global__ void delta_kernel(FlashCudaArgs a, float* delta, int head_dim) {
-  const int64_t row = blockIdx.x * static_cast<int64_t>(blockDim.x / 32) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  if (row >= static_cast<int64_t>(a.batch) * a.heads * a.nq) return;
-  const int64_t i = row % a.nq, bh = row / a.nq;
-  const int h = static_cast<int>(bh % a.heads), b = static_cast<int>(bh / a.heads);
-  const float* o = a.o + b * a.o_batch_stride + i * a.o_row_stride + h * a.o_head_stride;
-  const float* d = a.dout + b * a.o_batch_stride + i * a.o_row_stride + h * a.o_head_stride;
-  float s = 0.0f;
-  for (int c = lane; c < head_dim; c += 32) s = fmaf(o[c], d[c], s);
-  for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
-  if (lane == 0) delta[row] = s;
+  const int64_t rows = static_cast<int64_t>(a.batch) * a.heads * a.nq;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
+  for (int64_t row = blockIdx.x * static_cast<int64_t>(blockDim.x / 32) + threadIdx.x / 32; row < rows; row += warps) {
+    const int64_t i = row % a.nq, bh = row / a.nq;
+    const int h = static_cast<int>(bh % a.heads), b = static_cast<int>(bh / a.heads);
+    const float* o = a.o + b * a.o_batch_stride + i * a.o_row_stride + h * a.o_head_stride;
+    const float* d = a.dout + b * a.o_batch_stride + i * a.o_row_stride + h * a.o_head_stride;
+    float s = 0.0f;
+    for (int c = lane; c < head_dim; c += 32) s = fmaf(o[c], d[c], s);
+    for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+    if (lane == 0) delta[row] = s;
+  }
 }
 
 int blocks_for(int64_t n, int threads) { return static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 65535)); }

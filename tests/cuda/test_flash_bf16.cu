@@ -80,7 +80,7 @@ void run_case(const Bf16Case& c) {
           float s = 0;
           for (int d = 0; d < D; ++d)
             s += to_float(q[((size_t(b) * c.nq + i) * H + h) * D + d]) * to_float(k[((size_t(b) * c.nk + j) * H + h) * D + d]);
-          logit[j] = round_bf16(s) * scale + (c.alibi ? -slopes[h] * static_cast<float>(qpos - j) : 0.0f);
+          logit[j] = round_bf16(s) * scale + (c.alibi ? AlibiBias{slopes[h], 1.0f}(static_cast<double>(qpos), j) : 0.0f);
           mx = std::max(mx, logit[j]);
         }
         if (mx == -std::numeric_limits<float>::infinity()) continue;  // fully masked: both give 0

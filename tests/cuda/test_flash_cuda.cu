@@ -45,16 +45,17 @@ struct GpuCase {
   BiasCase bias;
   int64_t q_offset, k_offset;  // q_offset < 0: aligned to the end of the keys (nk - nq)
   bool padded = false;
+  int B = 2, H = 3;
   std::string name() const {
     return "D" + std::to_string(D) + "_q" + std::to_string(nq) + "_k" + std::to_string(nk) + (causal ? "_causal" : "_full") +
            "_" + bias_name(bias) + "_qo" + std::to_string(q_offset) + "_ko" + std::to_string(k_offset) +
-           (padded ? "_padded" : "");
+           (padded ? "_padded" : "") + "_B" + std::to_string(B) + "_H" + std::to_string(H);
   }
 };
 
 void run_case(const GpuCase& c) {
   SCOPED_TRACE(c.name());
-  constexpr int B = 2, H = 3;
+  const int B = c.B, H = c.H;
   const int D = c.D;
   std::mt19937_64 gen(seed_of_name(c.name()));
   const View qv = c.padded ? padded_view(B, c.nq, H, D, 3, 5, 7) : dense_view(B, c.nq, H, D);
@@ -152,6 +153,18 @@ TEST(FlashCuda, StridedLayoutsAndOffsets) {
   run_case({64, 40, 40, true, BiasCase::KERPLE_LOG, 0, 5});
   // Chunked evaluation: the last 33 queries of 300 positions.
   run_case({64, 33, 300, true, BiasCase::T5, 267, 0});
+}
+
+// More (batch, head, query) rows than one launch of the δ = rowsum(dO∘O)
+// kernel covers without a grid-stride loop (65,535 blocks x 8 rows = 524,280):
+// 64 x 32 x 257 = 526,336 rows. Before the loop, the last rows of δ were
+// never written and dQ, dK came out wrong there.
+TEST(FlashCuda, BackwardWithMoreRowsThanOneGrid) {
+  PELAB_REQUIRE_GPU();
+  GpuCase c{32, 257, 257, true, BiasCase::NONE, -1, 0};
+  c.B = 64;
+  c.H = 32;
+  run_case(c);
 }
 
 TEST(FlashCuda, BadCallsThrowOneClearError) {
