@@ -1,6 +1,8 @@
 // CPU building blocks of the flash kernels: a register-blocked fp32 GEMM tile
 // and a vectorized exp. AVX-512 when the compiler targets it (-march=native on
-// Zen 5), portable loops otherwise.
+// Zen 5), AVX2 + FMA otherwise where available (6 x 16 tiles of ymm: 12
+// accumulators + 2 B vectors + 1 broadcast of the 16 registers), portable
+// loops elsewhere.
 //
 // gemm_tile computes C (M, N) = or += A (M, K) · B (K, N) where
 //   A(r, t) = A[r·ars + t·acs]  (any strides: A is read by scalar broadcasts,
@@ -15,7 +17,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -119,6 +121,92 @@ inline __m512 exp512(__m512 x) {
   return _mm512_maskz_scalef_ps(static_cast<__mmask16>(~tiny), p, n);
 }
 
+#elif defined(__AVX2__) && defined(__FMA__)
+
+inline constexpr int kMR = 6;   // rows per register tile
+inline constexpr int kNV = 2;   // 8-float vectors per register tile row
+
+// Lane mask of the first `n` (1..8) of 8 floats, for maskload / maskstore.
+inline __m256i lanes8(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <int MR, int NV>
+inline void gemm_micro(int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb, float* C,
+                       int64_t ldc, bool accumulate, int last) {
+  const __m256i full = _mm256_set1_epi32(-1), tail = lanes8(last);
+  __m256 c[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v)
+      c[r][v] = accumulate ? _mm256_maskload_ps(C + r * ldc + 8 * v, v == NV - 1 ? tail : full) : _mm256_setzero_ps();
+  for (int t = 0; t < K; ++t) {
+    __m256 b[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) b[v] = _mm256_maskload_ps(B + t * ldb + 8 * v, v == NV - 1 ? tail : full);
+    const float* a = A + t * acs;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + r * ars);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) c[r][v] = _mm256_fmadd_ps(ar, b[v], c[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) _mm256_maskstore_ps(C + r * ldc + 8 * v, v == NV - 1 ? tail : full, c[r][v]);
+}
+
+template <int NV>
+inline void gemm_rows(int M, int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb, float* C,
+                      int64_t ldc, bool accumulate, int last) {
+  int r = 0;
+  for (; r + kMR <= M; r += kMR)
+    gemm_micro<kMR, NV>(K, A + r * ars, ars, acs, B, ldb, C + r * ldc, ldc, accumulate, last);
+  const float* a = A + r * ars;
+  float* c = C + r * ldc;
+  switch (M - r) {
+    case 1: gemm_micro<1, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
+    case 2: gemm_micro<2, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
+    case 3: gemm_micro<3, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
+    case 4: gemm_micro<4, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
+    case 5: gemm_micro<5, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
+    default: break;
+  }
+}
+
+inline void gemm_tile(int M, int N, int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb,
+                      float* C, int64_t ldc, bool accumulate) {
+  int c0 = 0;
+  for (; c0 + 8 * kNV <= N; c0 += 8 * kNV) gemm_rows<kNV>(M, K, A, ars, acs, B + c0, ldb, C + c0, ldc, accumulate, 8);
+  const int rest = N - c0;
+  if (rest == 0) return;
+  if (rest <= 8) gemm_rows<1>(M, K, A, ars, acs, B + c0, ldb, C + c0, ldc, accumulate, rest);
+  else gemm_rows<2>(M, K, A, ars, acs, B + c0, ldb, C + c0, ldc, accumulate, rest - 8);
+}
+
+// exp(x) for 8 floats, the same method and polynomial as exp512 above: 2^n
+// built in the exponent bits (n >= -126 after the clamp, so no denormals).
+inline __m256 exp256(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f);
+  const __m256 tiny = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_max_ps(x, lo);
+  const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
+  const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(t, n);
+  __m256 p = _mm256_set1_ps(1.5403530393381606e-4f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558146428443e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291076284772e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504108664821580e-2f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022650695910071e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718055994531e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  const __m256 two_n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, two_n));
+}
+
 #else  // portable fallback: correct everywhere, fast nowhere
 
 inline void gemm_tile(int M, int N, int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb,
@@ -204,6 +292,24 @@ inline float exp_sub_sum(float* x, int n, float m) {
     t = n;
   }
   sum = _mm512_reduce_add_ps(acc);
+#elif defined(__AVX2__) && defined(__FMA__)
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 acc = _mm256_setzero_ps();
+  for (; t + 8 <= n; t += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + t), vm));
+    _mm256_storeu_ps(x + t, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  if (t < n) {
+    const __m256i k = lanes8(n - t);
+    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(x + t, k), vm)), _mm256_castsi256_ps(k));
+    _mm256_maskstore_ps(x + t, k, e);
+    acc = _mm256_add_ps(acc, e);
+    t = n;
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  for (float v : lanes) sum += v;
 #endif
   for (; t < n; ++t) sum += (x[t] = (x[t] - m) < -87.3f ? 0.0f : std::exp(x[t] - m));
   return sum;
@@ -217,6 +323,13 @@ inline void exp_inplace(float* x, int n) {
   if (i < n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
     _mm512_mask_storeu_ps(x + i, m, exp512(_mm512_maskz_loadu_ps(m, x + i)));
+    return;
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp256(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    const __m256i m = lanes8(n - i);
+    _mm256_maskstore_ps(x + i, m, exp256(_mm256_maskload_ps(x + i, m)));
     return;
   }
 #endif
