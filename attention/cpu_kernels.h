@@ -63,10 +63,52 @@ inline void gemm_micro(int K, const float* A, int64_t ars, int64_t acs, const fl
     }
 }
 
+#elif defined(__AVX2__) && defined(__FMA__)
+
+inline constexpr int kMR = 6;   // rows per register tile
+inline constexpr int kNV = 2;   // 8-float vectors per register tile row
+
+// Lane mask of the first `n` (1..8) of 8 floats, for maskload / maskstore.
+inline __m256i lanes8(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <int MR, int NV>
+inline void gemm_micro(int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb, float* C,
+                       int64_t ldc, bool accumulate, int last) {
+  const __m256i full = _mm256_set1_epi32(-1), tail = lanes8(last);
+  __m256 c[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v)
+      c[r][v] = accumulate ? _mm256_maskload_ps(C + r * ldc + 8 * v, v == NV - 1 ? tail : full) : _mm256_setzero_ps();
+  for (int t = 0; t < K; ++t) {
+    __m256 b[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) b[v] = _mm256_maskload_ps(B + t * ldb + 8 * v, v == NV - 1 ? tail : full);
+    const float* a = A + t * acs;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + r * ars);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) c[r][v] = _mm256_fmadd_ps(ar, b[v], c[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) _mm256_maskstore_ps(C + r * ldc + 8 * v, v == NV - 1 ? tail : full, c[r][v]);
+}
+
+#endif
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+
 // Rows: full tiles of kMR, then one tile of the remaining 1..kMR-1 rows.
-template <int NV>
+template <int NV, typename Mask>
 inline void gemm_rows(int M, int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb, float* C,
-                      int64_t ldc, bool accumulate, __mmask16 last) {
+                      int64_t ldc, bool accumulate, Mask last) {
   int r = 0;
   for (; r + kMR <= M; r += kMR)
     gemm_micro<kMR, NV>(K, A + r * ars, ars, acs, B, ldb, C + r * ldc, ldc, accumulate, last);
@@ -81,6 +123,10 @@ inline void gemm_rows(int M, int K, const float* A, int64_t ars, int64_t acs, co
     default: break;
   }
 }
+
+#endif
+
+#if defined(__AVX512F__)
 
 inline void gemm_tile(int M, int N, int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb,
                       float* C, int64_t ldc, bool accumulate) {
@@ -122,60 +168,6 @@ inline __m512 exp512(__m512 x) {
 }
 
 #elif defined(__AVX2__) && defined(__FMA__)
-
-inline constexpr int kMR = 6;   // rows per register tile
-inline constexpr int kNV = 2;   // 8-float vectors per register tile row
-
-// Lane mask of the first `n` (1..8) of 8 floats, for maskload / maskstore.
-inline __m256i lanes8(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-template <int MR, int NV>
-inline void gemm_micro(int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb, float* C,
-                       int64_t ldc, bool accumulate, int last) {
-  const __m256i full = _mm256_set1_epi32(-1), tail = lanes8(last);
-  __m256 c[MR][NV];
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v)
-      c[r][v] = accumulate ? _mm256_maskload_ps(C + r * ldc + 8 * v, v == NV - 1 ? tail : full) : _mm256_setzero_ps();
-  for (int t = 0; t < K; ++t) {
-    __m256 b[NV];
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) b[v] = _mm256_maskload_ps(B + t * ldb + 8 * v, v == NV - 1 ? tail : full);
-    const float* a = A + t * acs;
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      const __m256 ar = _mm256_broadcast_ss(a + r * ars);
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) c[r][v] = _mm256_fmadd_ps(ar, b[v], c[r][v]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) _mm256_maskstore_ps(C + r * ldc + 8 * v, v == NV - 1 ? tail : full, c[r][v]);
-}
-
-template <int NV>
-inline void gemm_rows(int M, int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb, float* C,
-                      int64_t ldc, bool accumulate, int last) {
-  int r = 0;
-  for (; r + kMR <= M; r += kMR)
-    gemm_micro<kMR, NV>(K, A + r * ars, ars, acs, B, ldb, C + r * ldc, ldc, accumulate, last);
-  const float* a = A + r * ars;
-  float* c = C + r * ldc;
-  switch (M - r) {
-    case 1: gemm_micro<1, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
-    case 2: gemm_micro<2, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
-    case 3: gemm_micro<3, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
-    case 4: gemm_micro<4, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
-    case 5: gemm_micro<5, NV>(K, a, ars, acs, B, ldb, c, ldc, accumulate, last); break;
-    default: break;
-  }
-}
 
 inline void gemm_tile(int M, int N, int K, const float* A, int64_t ars, int64_t acs, const float* B, int64_t ldb,
                       float* C, int64_t ldc, bool accumulate) {
