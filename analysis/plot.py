@@ -488,8 +488,8 @@ def read_evals(paths, labels):
                     pg = g[protocol]
                     lengths = np.asarray(pg["lengths"][...])
                     curves = {int(L): np.asarray(pg["loss_by_position"][L][...]) for L in pg["loss_by_position"]}
-                    name = f"{run} {label}" if len(names) > 1 else run
-                    out.append((name, protocol, lengths, np.asarray(pg["ppl"][...]), curves, T))
+                    name = run if len(names) == 1 or label in ("nonoverlap", "sliding") else f"{run} {label}"
+                    out.append((name, protocol, lengths, np.asarray(pg["ppl"][...]), curves, T, run))
     if not out:
         raise PlotError("no evaluations to plot")
     return out
@@ -504,12 +504,14 @@ def plot_eval(paths, labels, out):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
     train_lengths = set()
     colors = {}
-    for name, protocol, lengths, ppl, curves, T in evals:
-        key = name
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for name, protocol, lengths, ppl, curves, T, run in evals:
+        key = name  # one color per run and variant; the protocol sets the line style
+        if key not in colors:
+            colors[key] = palette[len(colors) % len(palette)]
         style = "-" if protocol == "nonoverlap" else "--"
-        line, = ax1.plot(lengths, ppl, style, marker="o", ms=3, lw=1.3, color=colors.get(key),
+        line, = ax1.plot(lengths, ppl, style, marker="o", ms=3, lw=1.3, color=colors[key],
                          label=f"{name} ({protocol})")
-        colors[key] = line.get_color()
         if T:
             train_lengths.add(T)
         if protocol == "nonoverlap" and curves:
@@ -520,7 +522,7 @@ def plot_eval(paths, labels, out):
             edges = np.unique(np.concatenate([[0], np.geomspace(1, len(y), num=min(len(y), 200)).astype(int)]))
             xs = [(edges[i] + edges[i + 1] - 1) / 2 for i in range(len(edges) - 1)]
             ys = [np.nanmean(y[edges[i]:edges[i + 1]]) for i in range(len(edges) - 1)]
-            ax2.plot(np.asarray(xs) + 1, ys, lw=1.2, color=line.get_color(), label=f"{name} (L = {L})")
+            ax2.plot(np.asarray(xs) + 1, ys, lw=1.2, color=colors[key], label=f"{name} (L = {L})")
     for T in sorted(train_lengths):
         for ax in (ax1, ax2):
             ax.axvline(T, color="0.4", ls=":", lw=1)
@@ -535,13 +537,13 @@ def plot_eval(paths, labels, out):
     ax2.set_title("loss by position at the longest length (nonoverlap)", fontsize=9)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6.5, ncol=2 if len(evals) > 8 else 1)
     fig.tight_layout()
     save_atomically(fig, out)
     # The table: perplexity by length, one row per run and protocol.
     all_lengths = sorted({int(L) for e in evals for L in e[2]})
     print("%-28s %-10s" % ("run", "protocol") + "".join("%9d" % L for L in all_lengths))
-    for name, protocol, lengths, ppl, curves, T in evals:
+    for name, protocol, lengths, ppl, curves, T, run in evals:
         by = {int(L): p for L, p in zip(lengths, ppl)}
         print("%-28s %-10s" % (name, protocol) + "".join("%9.3f" % by[L] if L in by else "%9s" % "-" for L in all_lengths))
 
