@@ -48,8 +48,7 @@ int run_analyze(Context& ctx) {
   PELAB_CHECK(threads >= 0 && threads <= 4096, "--threads must be in [0, 4096], got " << threads, "0 uses all cores");
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
   const std::string label = ctx.str("label");
-  PELAB_CHECK(!label.empty() && label.find_first_of("/. ") == std::string::npos,
-              "--label '" << label << "' cannot name a result group", "use letters, digits, '-' and '_'");
+  check_result_label(label);
   const bool plot = ctx.has("plot");
   if (plot) check_plot_target(ctx.str("plot"));
 

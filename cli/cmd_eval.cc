@@ -102,8 +102,7 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
   opt.quiet = eopt.quiet;
   const std::string label = ctx.has("label") ? ctx.str("label")
                                              : "probe-" + data::to_string(opt.task) + (changes.empty() ? "" : "-" + pe.label());
-  PELAB_CHECK(!label.empty() && label.find_first_of("/. ") == std::string::npos,
-              "--label '" << label << "' cannot name a result group", "use letters, digits, '-' and '_'");
+  check_result_label(label);
   check_memory(Model::memory_bytes(run.config, 1, opt.lengths.back(), /*training=*/false),
                "probing at " + std::to_string(opt.lengths.back()) + " tokens", "probe at shorter --lengths");
   Model model = load_model(run, pe);
@@ -168,8 +167,7 @@ int run_eval(Context& ctx) {
   std::vector<std::string> changes;
   const PeSpec pe = eval_time_pe(ctx, trained, train_len, &changes);
   const std::string label = ctx.has("label") ? ctx.str("label") : (changes.empty() ? "default" : pe.label());
-  PELAB_CHECK(!label.empty() && label.find_first_of("/. ") == std::string::npos,
-              "--label '" << label << "' cannot name a result group", "use letters, digits, '-' and '_'");
+  check_result_label(label);
   PELAB_CHECK(trained.pe.kind != PeKind::LEARNED || opt.lengths.back() <= trained.max_len,
               "this run learned absolute positions up to " << trained.max_len << " tokens; --lengths reaches "
                                                            << opt.lengths.back(),

@@ -78,6 +78,12 @@ void TrainLogs::truncate(int64_t last_step) {
 
 // ------------------------------------------------------------ the folder
 
+void check_result_label(const std::string& label) {
+  PELAB_CHECK(!label.empty() && label != "." && label != ".." && label.find_first_of("/ \t\n\r") == std::string::npos,
+              "--label '" << label << "' cannot name a result group",
+              "use letters, digits, '.', '-' and '_' (no '/' or spaces)");
+}
+
 RunFolder RunFolder::create(const std::string& dir, const std::string& option) {
   PELAB_CHECK(!dir.empty(), option << " is empty", "name the run folder to create, e.g. " << option << " runs/tiny-rope");
   std::error_code ec;
@@ -220,8 +226,7 @@ void RunFolder::write_result(const std::string& section, const std::string& labe
                              const std::function<void(h5::Group&)>& fill) const {
   PELAB_CHECK(has(kRunFile), "run folder '" << dir_ << "' has no " << kRunFile,
               "it is not a folder written by pelab train --out (or its training never started)");
-  PELAB_CHECK(!label.empty() && label.find_first_of("/.") == std::string::npos && label.find(' ') == std::string::npos,
-              "label '" << label << "' cannot name an HDF5 group", "use letters, digits, '-' and '_' only");
+  check_result_label(label);
   const std::string path = section + "/" + label;
   rewrite_run_file({path}, /*own_root=*/false, [&](h5::File& f) {
     h5::Group g = f.require_group(section).create_group(label);

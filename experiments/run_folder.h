@@ -76,6 +76,10 @@ struct CheckpointState {
   const float* v = nullptr;
 };
 
+// A result label names an HDF5 group: not empty, no '/' or whitespace, not
+// "." or "..". Throws pelab::Error naming --label.
+void check_result_label(const std::string& label);
+
 class RunFolder {
  public:
   // A new run: `dir` must be missing or empty (`option` names it in errors); created here.

@@ -1,7 +1,7 @@
 // Bad input never crashes (docs/design.md "Failure model"): a seeded,
 // deterministic fuzz of every reader of user input, run as a user would run
 // pelab (a child process per case, under the asan preset in CI):
-//   - option values: every option of decay, data, train and bench takes
+//   - option values: every option of decay, data, train, bench, eval and analyze takes
 //     values from a list of nasty ones (overflow, NaN, junk, empty lists, ...);
 //   - --config files: a valid INI mutated (bytes, lines, sections, values);
 //   - dataset.h5, checkpoint.h5 and run.h5: truncated at random offsets,
@@ -241,6 +241,8 @@ TEST_F(FuzzTest, OptionValues) {
                  "--peak-time", "0.01"}},
       {"eval", {"eval", "--run", "o/run", "--lengths", "8,16", "--protocol", "both", "--stride", "4", "--threads", "1",
                 "--quiet"}, true},
+      {"analyze", {"analyze", "--run", "o/run", "--length", "16", "--windows", "2", "--pairs", "8", "--threads", "1",
+                   "--quiet"}, true},
   };
   std::mt19937_64 rng(1);
   const int per_command = scaled(220);
