@@ -39,7 +39,9 @@ double parse_double(const std::string& s, const std::string& what) {
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(t.c_str(), &end);
-  PELAB_CHECK(!t.empty() && end == t.c_str() + t.size() && errno == 0 && std::isfinite(v),
+  // strtod also reads hexadecimal ("0x10" = 16): no option means that.
+  PELAB_CHECK(!t.empty() && end == t.c_str() + t.size() && errno == 0 && std::isfinite(v) &&
+                  t.find_first_of("xX") == std::string::npos,
               "invalid value '" << s << "' for " << what << ": not a finite number", "write a number such as 10000 or 1e4");
   return v;
 }

@@ -16,6 +16,7 @@ TEST(Strings, ParseNumbersRejectsTrailingJunk) {
   EXPECT_THROW(parse_double("12abc", "--x"), Error);
   EXPECT_THROW(parse_double("", "--x"), Error);
   EXPECT_THROW(parse_double("nan", "--x"), Error);
+  EXPECT_THROW(parse_double("0x10", "--x"), Error);  // strtod would read 16
   EXPECT_THROW(parse_int("1.5", "--x"), Error);
   EXPECT_THROW(parse_int("99999999999999999999", "--x"), Error);
   EXPECT_EQ(parse_double_list("10000, 500000", "--x"), (std::vector<double>{10000, 500000}));
