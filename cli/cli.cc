@@ -121,7 +121,7 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
   // The first store() wins: command line first, then the file fills the rest.
   std::vector<std::string> rest(args.begin() + 2, args.end());
   po::store(po::command_line_parser(rest).options(all).positional(positional).run(), vm);
-  if (vm.count("config")) {
+  if (vm.count("config") && !c.config_is_input) {
     const std::string path = vm["config"].as<std::string>();
     std::error_code ec;
     PELAB_CHECK(std::filesystem::is_regular_file(path, ec), "config file '" << path << "' cannot be opened (missing, unreadable or not a file)",

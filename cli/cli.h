@@ -68,6 +68,9 @@ struct Command {
   // "topic". Empty: the command takes no positional argument. It is not listed
   // among the options in help; describe it in `usage`.
   std::string positional = {};
+  // --config names the command's input file (a sweep file) instead of an INI
+  // file of option defaults; the command reads it itself.
+  bool config_is_input = false;
 };
 
 // Group and command registries (filled in options.cc and the cmd_*.cc files).

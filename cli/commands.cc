@@ -17,6 +17,10 @@ void eval_options(po::options_description_easy_init&);
 int run_eval(Context&);
 void analyze_options(po::options_description_easy_init&);
 int run_analyze(Context&);
+void sweep_options(po::options_description_easy_init&);
+int run_sweep_command(Context&);
+void reproduce_options(po::options_description_easy_init&);
+int run_reproduce(Context&);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -119,6 +123,32 @@ const std::vector<Command>& commands() {
        "Results go to run.h5 under /analyze/<label> (docs/hdf5-schema.md \"pelab analyze\").\n"
        "example: pelab analyze --run runs/tiny-rope --length 1024 --plot analyze.png",
        {"pe", "data"}, analyze_options, run_analyze},
+      {"sweep", "train, evaluate and analyze every point of a sweep file, here or as a Slurm job array: pelab sweep",
+       "usage: pelab sweep --config SWEEP.ini [--out DIR] [--jobs N] [--threads T]\n"
+       "       pelab sweep --config SWEEP.ini --dry-run | --point K | --summarize\n"
+       "       pelab sweep --config SWEEP.ini --emit-slurm DIR [--slurm.max-parallel M] [--slurm.cpus-per-task C]\n\n"
+       "A sweep file (docs/sweeps.md; examples in experiments/sweeps/) names a base config, axes whose product\n"
+       "gives the points ([axes] pe = rope, alibi), options of every training ([set]) and the evaluations and\n"
+       "analyses of each trained point ([eval.LABEL], [analyze.LABEL]; lengths may be multiples of the\n"
+       "training length: 4T). Each point is a run folder <out>/<axis-value_...> trained and evaluated by the\n"
+       "same pelab commands a user would type (--dry-run prints them); finished trainings and existing result\n"
+       "labels are skipped, interrupted trainings resume. Output of each point: <out>/logs/<point>.log.\n"
+       "Afterwards <out>/summary.h5 and summary.md hold one row per point (--summarize rebuilds them).\n"
+       "--emit-slurm writes array.sbatch (one task per point, #SBATCH --array=0-K%M, each running\n"
+       "pelab sweep --point $SLURM_ARRAY_TASK_ID), summary.sbatch (--summarize), submit.sh (the array, then\n"
+       "the summary with --dependency=afterok) and manifest.tsv (each point's commands).\n"
+       "example: pelab sweep --config experiments/sweeps/encodings-tiny.ini --jobs 2",
+       {}, sweep_options, run_sweep_command, "", /*config_is_input=*/true},
+      {"reproduce", "paper claims as runnable checks with verdicts: pelab reproduce --list | NAME | all",
+       "usage: pelab reproduce --list\n"
+       "       pelab reproduce NAME|all [--budget quick|full] [--out DIR] [--jobs N] [--threads T] [--dry-run]\n\n"
+       "Each claim (experiments/claims/NAME.ini, docs/claims.md) names a paper, its claim and numbers, a recipe\n"
+       "per budget (a sweep: training, evaluation, analysis) and a check on the shape the claim predicts.\n"
+       "reproduce runs the recipe into <out>/NAME/<budget>/ (reusing finished runs), summarizes it, and prints\n"
+       "PASS or FAIL with our numbers beside the paper's; <out>/verdicts.md collects every verdict. A FAIL is a\n"
+       "result, not an error: the exit status is 0 unless a run or a check could not be completed.\n"
+       "example: pelab reproduce alibi-extrapolation --budget quick",
+       {}, reproduce_options, run_reproduce, "name"},
   };
   return list;
 }

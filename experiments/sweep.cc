@@ -1,0 +1,321 @@
+#include "experiments/sweep.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/hdf5_file.h"
+#include "core/process.h"
+#include "core/strings.h"
+#include "experiments/run_folder.h"
+
+namespace pelab {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+
+// Names that become folder names and HDF5 labels.
+bool safe_name(const std::string& s) {
+  return !s.empty() && s != "." && s != ".." &&
+         s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-") == std::string::npos;
+}
+
+std::string folder_safe(const std::string& v) {
+  std::string out = v;
+  for (char& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '+' && c != '-') c = '_';
+  return out;
+}
+
+// Options a sweep sets itself; a sweep file cannot.
+const std::set<std::string> kReserved = {"out", "resume", "config", "run", "label", "quiet", "help", "init-from"};
+
+void add_option(Options& opts, const std::string& key, const std::string& value, const std::string& where) {
+  for (const auto& [k, v] : opts)
+    PELAB_CHECK(k != key, where << ": '" << key << "' given twice", "keep one");
+  opts.emplace_back(key, value);
+}
+
+// "4T" -> 4 * T; other items unchanged.
+std::string expand_lengths(const std::string& value, long long T, const std::string& where) {
+  std::vector<std::string> items;
+  for (std::string item : split(value)) {
+    item = trim(item);
+    const std::string k_text = item.substr(0, item.size() - 1);
+    if (item.size() >= 2 && item.back() == 'T' && k_text.find_first_not_of("0123456789") == std::string::npos) {
+      const long long k = parse_int(k_text, where);
+      PELAB_CHECK(k >= 1 && k <= (1LL << 20), where << ": '" << item << "' must be a positive multiple of T",
+                  "write lengths as tokens (1024) or multiples of the training length (4T)");
+      item = std::to_string(k * T);
+    }
+    items.push_back(item);
+  }
+  return join(items, ",");
+}
+
+void append_line(const std::string& path, const std::string& line) {
+  std::ofstream f(path, std::ios::app);
+  f << line << "\n";
+}
+
+std::string now_text() {
+  char buf[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefix, const std::string& source) {
+  Sweep s;
+  s.source = source;
+  std::map<std::string, size_t> stage_index;  // "eval.label" -> index into s.stages
+  for (const auto& e : entries) {
+    if (!starts_with(e.key, prefix)) continue;
+    const std::string k = e.key.substr(prefix.size());
+    const std::string where = source + " line " + std::to_string(e.line);
+    if (k == "sweep.name") {
+      PELAB_CHECK(safe_name(e.value), where << ": sweep name '" << e.value << "' is not a folder name",
+                  "use letters, digits, '.', '_', '+' and '-'");
+      s.name = e.value;
+    } else if (k == "sweep.config") {
+      s.base_config = e.value;
+    } else if (k == "sweep.out") {
+      s.out = e.value;
+    } else if (starts_with(k, "axes.")) {
+      SweepAxis a{k.substr(5), {}};
+      PELAB_CHECK(!kReserved.count(a.key), where << ": the sweep sets '" << a.key << "' itself", "remove the line");
+      std::set<std::string> seen;
+      for (const auto& item : split(e.value)) {
+        const std::string v = trim(item);
+        PELAB_CHECK(!v.empty(), where << ": axis '" << a.key << "' has an empty value", "write values as a, b, c");
+        PELAB_CHECK(seen.insert(v).second, where << ": axis '" << a.key << "' lists '" << v << "' twice", "keep one");
+        a.values.push_back(v);
+      }
+      s.axes.push_back(std::move(a));
+    } else if (starts_with(k, "set.")) {
+      const std::string key = k.substr(4);
+      PELAB_CHECK(!kReserved.count(key), where << ": the sweep sets '" << key << "' itself", "remove the line");
+      add_option(s.set, key, e.value, where);
+    } else if (starts_with(k, "eval.") || starts_with(k, "analyze.")) {
+      const size_t dot1 = k.find('.');
+      const size_t dot2 = k.find('.', dot1 + 1);
+      PELAB_CHECK(dot2 != std::string::npos, where << ": '" << k << "' names no option",
+                  "write the stage as a section [" << k.substr(0, dot1) << ".LABEL] with its options as keys");
+      const std::string command = k.substr(0, dot1), label = k.substr(dot1 + 1, dot2 - dot1 - 1),
+                        option = k.substr(dot2 + 1);
+      PELAB_CHECK(safe_name(label), where << ": label '" << label << "' is not a result label",
+                  "use letters, digits, '_', '+' and '-'");
+      PELAB_CHECK(!kReserved.count(option), where << ": the sweep sets '" << option << "' itself", "remove the line");
+      const std::string id = command + "." + label;
+      if (!stage_index.count(id)) {
+        stage_index[id] = s.stages.size();
+        s.stages.push_back({command, label, {}});
+      }
+      add_option(s.stages[stage_index[id]].options, option, e.value, where);
+    } else {
+      throw Error(where + ": unknown key '" + k + "'",
+                  "a sweep has [sweep] name/config/out, [axes], [set], [eval.LABEL] and [analyze.LABEL] sections");
+    }
+  }
+  PELAB_CHECK(!s.name.empty(), source << ": no [sweep] name", "add 'name = ...' under [" << prefix << "sweep]");
+  PELAB_CHECK(!s.base_config.empty(), source << ": no [sweep] config",
+              "add 'config = experiments/configs/tiny.ini' under [" << prefix << "sweep]");
+  if (s.out.empty()) s.out = "runs/sweeps/" + s.name;
+  std::set<std::string> axis_keys;
+  for (const auto& a : s.axes) {
+    PELAB_CHECK(axis_keys.insert(a.key).second, source << ": axis '" << a.key << "' given twice", "keep one");
+    for (const auto& [k, v] : s.set)
+      PELAB_CHECK(k != a.key, source << ": '" << k << "' is both an axis and in [set]", "keep one");
+  }
+  return s;
+}
+
+Sweep read_sweep_file(const std::string& path) {
+  const std::string source = "sweep file '" + path + "'";
+  return parse_sweep(parse_ini(read_text(path, "sweep file"), source), "", source);
+}
+
+std::vector<SweepPoint> sweep_points(const Sweep& s) {
+  size_t n = 1;
+  for (const auto& a : s.axes) {
+    n *= a.values.size();
+    PELAB_CHECK(n <= 100000, s.source << ": the axes give more than 100,000 points", "split the sweep");
+  }
+  std::vector<SweepPoint> points;
+  std::set<std::string> names;
+  for (size_t i = 0; i < n; ++i) {
+    SweepPoint p;
+    p.index = static_cast<int>(i);
+    size_t rest = i;
+    std::vector<std::string> parts(s.axes.size());
+    for (size_t a = s.axes.size(); a-- > 0;) {
+      const auto& axis = s.axes[a];
+      const std::string& v = axis.values[rest % axis.values.size()];
+      rest /= axis.values.size();
+      parts[a] = folder_safe(axis.key) + "-" + folder_safe(v);
+      p.settings.insert(p.settings.begin(), {axis.key, v});
+    }
+    p.name = parts.empty() ? "base" : join(parts, "_");
+    PELAB_CHECK(names.insert(p.name).second, s.source << ": two points are both named '" << p.name << "'",
+                "axis values that differ only in characters other than letters, digits, '.', '+' and '-' "
+                "give the same folder; rename one");
+    p.dir = (fs::path(s.out) / p.name).string();
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
+long long point_train_length(const Sweep& s, const SweepPoint& p) {
+  for (const auto& [k, v] : p.settings)
+    if (k == "train.length") return parse_int(v, s.source + " axis train.length");
+  for (const auto& [k, v] : s.set)
+    if (k == "train.length") return parse_int(v, s.source + " [set] train.length");
+  const std::string source = "config file '" + s.base_config + "'";
+  const auto kv = ini_map(parse_ini(read_text(s.base_config, "the sweep's base config"), source));
+  const auto it = kv.find("train.length");
+  PELAB_CHECK(it != kv.end(), s.source << ": lengths are given as multiples of T but no train.length is set",
+              "set train.length in the base config or the sweep's [set]");
+  return parse_int(it->second, source + " train.length");
+}
+
+namespace {
+
+bool has_multiple_of_T(const std::string& value) {
+  for (const auto& item : split(value)) {
+    const std::string t = trim(item);
+    if (t.size() >= 2 && t.back() == 'T' && t.find_first_not_of("0123456789") == t.size() - 1) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> train_command(const Sweep& s, const SweepPoint& p, const std::string& pelab) {
+  std::vector<std::string> cmd = {pelab, "train", "--config", s.base_config, "--out", p.dir, "--quiet"};
+  for (const auto& [k, v] : p.settings) cmd.insert(cmd.end(), {"--" + k, v});
+  for (const auto& [k, v] : s.set) cmd.insert(cmd.end(), {"--" + k, v});
+  return cmd;
+}
+
+std::vector<std::string> stage_command(const Sweep& s, const SweepStage& st, const SweepPoint& p,
+                                       const std::string& pelab, long long T) {
+  std::vector<std::string> cmd = {pelab, st.command, "--run", p.dir, "--label", st.label, "--quiet"};
+  for (const auto& [k, v] : st.options) {
+    const std::string where = s.source + " [" + st.command + "." + st.label + "] " + k;
+    cmd.insert(cmd.end(), {"--" + k, has_multiple_of_T(v) ? expand_lengths(v, T, where) : v});
+  }
+  return cmd;
+}
+
+bool needs_train_length(const Sweep& s) {
+  for (const auto& st : s.stages)
+    for (const auto& [k, v] : st.options)
+      if (has_multiple_of_T(v)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> point_commands(const Sweep& s, const SweepPoint& p, const std::string& pelab) {
+  std::vector<std::vector<std::string>> cmds = {train_command(s, p, pelab)};
+  const long long T = needs_train_length(s) ? point_train_length(s, p) : 0;
+  for (const auto& st : s.stages) cmds.push_back(stage_command(s, st, p, pelab, T));
+  return cmds;
+}
+
+std::vector<std::vector<std::string>> pending_commands(const Sweep& s, const SweepPoint& p, const std::string& pelab) {
+  std::vector<std::vector<std::string>> all = point_commands(s, p, pelab);
+  std::vector<std::vector<std::string>> out;
+  const bool exists = fs::is_directory(p.dir);
+  std::string status;
+  if (exists && fs::exists(fs::path(p.dir) / kRunFile))
+    status = h5::File::open_read((fs::path(p.dir) / kRunFile).string()).attr_string("status");
+  if (status == "done") {
+    // trained; the stages below decide
+  } else if (exists && fs::exists(fs::path(p.dir) / kConfigFile)) {
+    out.push_back({pelab, "train", "--resume", p.dir, "--quiet"});
+  } else {
+    out.push_back(all[0]);
+  }
+  if (!out.empty()) {
+    out.insert(out.end(), all.begin() + 1, all.end());
+    return out;
+  }
+  const RunFolder folder = RunFolder::open(p.dir);
+  const auto eval_labels = folder.result_labels("eval"), analyze_labels = folder.result_labels("analyze");
+  for (size_t i = 0; i < s.stages.size(); ++i) {
+    const auto& labels = s.stages[i].command == "eval" ? eval_labels : analyze_labels;
+    if (std::find(labels.begin(), labels.end(), s.stages[i].label) == labels.end()) out.push_back(all[i + 1]);
+  }
+  return out;
+}
+
+int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int threads, std::string* failed) {
+  const fs::path logs = fs::path(s.out) / "logs";
+  std::error_code ec;
+  fs::create_directories(logs, ec);
+  PELAB_CHECK(!ec, "cannot create " << logs.string() << ": " << ec.message(), "check the sweep's out folder");
+  const std::string log = (logs / (p.name + ".log")).string();
+  for (const auto& cmd : pending_commands(s, p, pelab)) {
+    append_line(log, "# " + now_text() + " (" + std::to_string(threads) + " threads)\n$ " + shell_command(cmd));
+    const int rc = run_process(cmd, log, {{"OMP_NUM_THREADS", std::to_string(threads)}});
+    if (rc != 0) {
+      append_line(log, "# exit status " + std::to_string(rc));
+      if (failed) *failed = shell_command(cmd);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+std::vector<std::string> run_sweep(const Sweep& s, const std::vector<SweepPoint>& points, const std::string& pelab,
+                                   int jobs, int threads) {
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(points.size())));
+  const int per_job = std::max(1, threads / jobs);
+  std::atomic<size_t> next{0};
+  std::atomic<int> finished{0};
+  std::mutex mu;
+  std::vector<std::string> failures;
+  auto worker = [&] {
+    for (size_t i; (i = next++) < points.size();) {
+      const SweepPoint& p = points[i];
+      std::string failed, error;
+      int rc = 0;
+      try {
+        rc = run_point(s, p, pelab, per_job, &failed);
+      } catch (const Error& e) {
+        rc = -1;
+        error = e.user_line();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      const int k = ++finished;
+      if (rc == 0) {
+        std::fprintf(stderr, "sweep %s: [%d/%zu] %s done\n", s.name.c_str(), k, points.size(), p.name.c_str());
+      } else {
+        failures.push_back(p.name);
+        std::fprintf(stderr, "sweep %s: [%d/%zu] %s FAILED: %s (see %s/logs/%s.log)\n", s.name.c_str(), k,
+                     points.size(), p.name.c_str(), error.empty() ? ("exit " + std::to_string(rc) + ": " + failed).c_str()
+                                                                  : error.c_str(),
+                     s.out.c_str(), p.name.c_str());
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int j = 0; j < jobs; ++j) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  return failures;
+}
+
+}  // namespace pelab

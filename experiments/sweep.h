@@ -1,0 +1,94 @@
+// A sweep: one base configuration, axes whose product gives the points, and
+// the evaluations and analyses every trained point gets (docs/sweeps.md).
+//
+//   [sweep]                      name, base config, output folder
+//   name = encodings-tiny
+//   config = experiments/configs/tiny.ini
+//   out = runs/sweeps/encodings-tiny
+//   [axes]                       the product of these lists is the points
+//   pe = sinusoidal, rope, alibi
+//   train.seed = 1, 2
+//   [set]                        options of every training
+//   train.steps = 1000
+//   [eval.nonoverlap]            one `pelab eval --label nonoverlap` per point
+//   lengths = 1T, 2T, 4T         kT: k times the point's training length
+//   [analyze.default]            one `pelab analyze --label default` per point
+//   length = 16T
+//
+// A point is a run folder <out>/<name>, its name built from its axis values
+// ("pe-rope_train.seed-1"), so it is stable while the axes are. Running a
+// point runs the same `pelab` commands a user would type, skipping what is
+// done: a finished training, an existing result label; an interrupted
+// training resumes from its checkpoint. Nothing here knows the command line:
+// options travel as text, checked by the commands that take them.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/ini.h"
+
+namespace pelab {
+
+using Options = std::vector<std::pair<std::string, std::string>>;  // option -> value, in file order
+
+struct SweepAxis {
+  std::string key;                  // a `pelab train` option: "pe", "train.seed"
+  std::vector<std::string> values;
+};
+
+struct SweepStage {
+  std::string command;  // "eval" | "analyze"
+  std::string label;    // its --label
+  Options options;      // its other options (values may hold kT)
+};
+
+struct Sweep {
+  std::string name;
+  std::string source;       // names the file in errors
+  std::string base_config;  // --config of every training
+  std::string out;          // folder of the run folders
+  std::vector<SweepAxis> axes;
+  Options set;
+  std::vector<SweepStage> stages;
+};
+
+// Reads the keys under `prefix` ("" for a sweep file, "quick." for a claim's
+// quick budget); `source` names the text in errors.
+Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefix, const std::string& source);
+Sweep read_sweep_file(const std::string& path);
+
+struct SweepPoint {
+  int index = 0;
+  std::string name;   // "pe-rope_train.seed-1"; "base" without axes
+  Options settings;   // axis key -> value
+  std::string dir;    // <out>/<name>
+};
+
+// The product of the axes, the last axis varying fastest.
+std::vector<SweepPoint> sweep_points(const Sweep& s);
+
+// The training length of a point: its axis or [set] value of train.length,
+// else the base config's (for kT in stage options).
+long long point_train_length(const Sweep& s, const SweepPoint& p);
+
+// Every command of a point from scratch (train, then each stage), as argv with
+// `pelab` as the program; what --dry-run prints and the Slurm manifest lists.
+std::vector<std::vector<std::string>> point_commands(const Sweep& s, const SweepPoint& p, const std::string& pelab);
+
+// What is left to run for a point: nothing for a finished training, a
+// --resume for an interrupted one, and the stages whose label is missing.
+std::vector<std::vector<std::string>> pending_commands(const Sweep& s, const SweepPoint& p, const std::string& pelab);
+
+// Runs a point's pending commands in order with `threads` OpenMP threads each,
+// their output appended to <out>/logs/<name>.log. Returns 0, or the exit code of
+// the first command that failed (its command line in *failed).
+int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int threads, std::string* failed);
+
+// Runs every point, `jobs` at once (each with threads / jobs threads), printing a
+// line per finished command on stderr. Returns the names of the failed points.
+std::vector<std::string> run_sweep(const Sweep& s, const std::vector<SweepPoint>& points, const std::string& pelab,
+                                   int jobs, int threads);
+
+}  // namespace pelab

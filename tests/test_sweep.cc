@@ -1,0 +1,270 @@
+// Sweeps and claims: the sweep file's points and commands, the check language
+// against hand-made results, and `pelab sweep` / `pelab reproduce` as a user
+// meets them on a micro model (run, rerun skipping what is done, the Slurm
+// array tasks run one by one as a machine without Slurm would, bad input).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "cli_runner.h"
+#include "core/error.h"
+#include "core/hdf5_file.h"
+#include "core/ini.h"
+#include "experiments/claim.h"
+#include "experiments/sweep.h"
+
+namespace pelab {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_pelab;
+using testing::RunResult;
+using testing::slurp;
+
+Sweep sweep_of(const std::string& text) { return parse_sweep(parse_ini(text, "test"), "", "test"); }
+
+const char* kSweep =
+    "[sweep]\nname = s\nconfig = base.ini\nout = runs/s\n"
+    "[axes]\npe = rope, alibi\ntrain.seed = 1, 2, 3\n"
+    "[set]\ntrain.steps = 10\ntrain.length = 16\n"
+    "[eval.far]\nlengths = 1T, 4T, 100\n[analyze.default]\nlength = 2T\n";
+
+TEST(Sweep, PointsAreTheProductOfTheAxesLastFastest) {
+  const Sweep s = sweep_of(kSweep);
+  const auto points = sweep_points(s);
+  ASSERT_EQ(points.size(), 6u);
+  EXPECT_EQ(points[0].name, "pe-rope_train.seed-1");
+  EXPECT_EQ(points[1].name, "pe-rope_train.seed-2");
+  EXPECT_EQ(points[3].name, "pe-alibi_train.seed-1");
+  EXPECT_EQ(points[5].dir, "runs/s/pe-alibi_train.seed-3");
+  EXPECT_EQ(points[4].settings, (Options{{"pe", "alibi"}, {"train.seed", "2"}}));
+}
+
+TEST(Sweep, CommandsExpandMultiplesOfTheTrainingLength) {
+  const Sweep s = sweep_of(kSweep);
+  const auto cmds = point_commands(s, sweep_points(s)[1], "pelab");
+  ASSERT_EQ(cmds.size(), 3u);
+  const std::vector<std::string> train = {"pelab", "train", "--config", "base.ini", "--out", "runs/s/pe-rope_train.seed-2",
+                                          "--quiet", "--pe", "rope", "--train.seed", "2", "--train.steps", "10",
+                                          "--train.length", "16"};
+  EXPECT_EQ(cmds[0], train);
+  EXPECT_EQ(cmds[1], (std::vector<std::string>{"pelab", "eval", "--run", "runs/s/pe-rope_train.seed-2", "--label", "far",
+                                               "--quiet", "--lengths", "16,64,100"}));
+  EXPECT_EQ(cmds[2].back(), "32");
+}
+
+TEST(Sweep, BadFilesAreClearErrors) {
+  auto fails = [](const std::string& text, const std::string& needle) {
+    try {
+      sweep_of(text);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  const std::string head = "[sweep]\nname = s\nconfig = c.ini\n";
+  fails("[sweep]\nconfig = c.ini\n", "no [sweep] name");
+  fails(head + "[axes]\npe = rope, rope\n", "twice");
+  fails(head + "[axes]\npe = rope,\n", "empty value");
+  fails(head + "[axes]\npe = rope\n[set]\npe = alibi\n", "both an axis and in [set]");
+  fails(head + "[set]\nout = x\n", "sets 'out' itself");
+  fails(head + "[other]\nx = 1\n", "unknown key");
+  fails(head + "[eval.a/b]\nlengths = 4\n", "not a result label");
+  fails("[sweep]\nname = ../x\nconfig = c.ini\n", "not a folder name");
+  EXPECT_THROW(sweep_points(sweep_of(head + "[axes]\ndata.dir = a/b, a_b\n")), Error);
+}
+
+// Hand-made results: two encodings, two seeds each.
+std::vector<PointResult> fake_results() {
+  std::vector<PointResult> out;
+  const double ppl[2][2] = {{9.0, 11.0}, {4.0, 4.2}};  // [rope, alibi] x [seed]
+  for (int e = 0; e < 2; ++e)
+    for (int seed = 0; seed < 2; ++seed) {
+      PointResult r;
+      r.point.name = std::string(e ? "alibi" : "rope") + std::to_string(seed);
+      r.point.settings = {{"pe", e ? "alibi" : "rope"}, {"train.seed", std::to_string(seed + 1)}};
+      r.trained = true;
+      r.train_len = 64;
+      r.val_loss = 1.0 + e;
+      r.eval["nonoverlap/nonoverlap"] = {{64, 256}, {4.0, ppl[e][seed]}};
+      out.push_back(r);
+    }
+  return out;
+}
+
+TEST(Check, ChainedComparisonsOfMeansOverMatchingPoints) {
+  const auto r = fake_results();
+  Verdict v = evaluate_check("ppl(pe=rope, eval=nonoverlap, L=4T) > 2 * ppl(pe=alibi, eval=nonoverlap, L=256)", r);
+  EXPECT_TRUE(v.pass) << v.detail;  // 10 > 2 * 4.1
+  EXPECT_NE(v.detail.find("10 (mean of 2: 9..11)"), std::string::npos) << v.detail;
+  v = evaluate_check("ppl(pe=rope, eval=nonoverlap, L=4T) > ppl(pe=alibi, eval=nonoverlap, L=4T) > 5", r);
+  EXPECT_FALSE(v.pass) << v.detail;  // 4.1 > 5 fails
+  v = evaluate_check("val_loss(pe=rope) < val_loss(pe=alibi) and ppl(pe=rope, train.seed=2, eval=nonoverlap, L=1T) <= 4",
+                     r);
+  EXPECT_TRUE(v.pass) << v.detail;
+  v = evaluate_check("(val_loss(pe=alibi) - 1) / 2 >= 0.5", r);
+  EXPECT_TRUE(v.pass) << v.detail;
+}
+
+TEST(Check, MalformedChecksAndMissingResultsAreErrors) {
+  const auto r = fake_results();
+  for (const char* bad : {"ppl(pe=rope", "ppl(pe=rope, eval=nonoverlap, L=4T)", "perplexity(pe=rope) > 1", "1 > ",
+                          "val_loss(pe) > 1", "val_loss() > 1 or 2 > 1"})
+    EXPECT_THROW(parse_check(bad), Error) << bad;
+  EXPECT_THROW(evaluate_check("val_loss(pe=xpos) > 1", r), Error);               // no point matches
+  EXPECT_THROW(evaluate_check("ppl(pe=rope, eval=sliding, L=1T) > 1", r), Error);  // no such result
+  EXPECT_THROW(evaluate_check("ppl(pe=rope, eval=nonoverlap, L=3T) > 1", r), Error);
+  EXPECT_THROW(evaluate_check("resolution(pe=rope, analyze=default, at=T) > 1", r), Error);
+}
+
+// ------------------------------------------------------------ the commands
+
+class SweepCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("pelab_sweep_cli_" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "texts");
+    const char* words[] = {"in", "the", "beginning", "was", "the", "word", "and", "light", "upon", "waters"};
+    for (int i = 0; i < 8; ++i) {
+      std::string t;
+      for (int j = 0; j < 60; ++j) {
+        for (int k = 0; k < 7; ++k) t += std::string(words[(i + j * 3 + k * 7) % 10]) + (k < 6 ? " " : "");
+        t += ".\n";
+      }
+      std::ofstream(dir_ / "texts" / ("f" + std::to_string(i) + ".txt")) << t;
+    }
+    ok_ = run_pelab("data prepare --corpus texts --out data --data.val-fraction 0.2 --data.test-fraction 0.2", dir_).rc == 0;
+    std::ofstream(dir_ / "base.ini") << "[model]\nd-model = 16\nn-layers = 1\nn-heads = 2\n"
+                                        "[train]\nlength = 16\nbatch = 4\nsteps = 12\nlr = 1e-2\nwarmup = 2\n"
+                                        "eval-every = 6\neval-batches = 2\ncheckpoint-every = 6\nlog-every = 3\n"
+                                        "[data]\ndir = data\n";
+    std::ofstream(dir_ / "sweep.ini") << "[sweep]\nname = micro\nconfig = base.ini\nout = out/micro\n"
+                                         "[axes]\npe = rope, alibi\n[set]\ntrain.threads = 1\n"
+                                         "[eval.nonoverlap]\nlengths = 1T, 2T\neval.max-tokens = 128\n"
+                                         "[analyze.default]\nlength = 2T\nwindows = 1\n";
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  void SetUp() override { ASSERT_TRUE(ok_) << "could not prepare the data in " << dir_; }
+
+  static void expect_clean_failure(const RunResult& r, const std::string& needle) {
+    EXPECT_NE(r.rc, 0);
+    EXPECT_LT(r.rc, 128) << "killed by a signal";
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+    EXPECT_EQ(r.err.rfind("pelab: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+  }
+
+  static fs::path dir_;
+  static bool ok_;
+};
+
+fs::path SweepCliTest::dir_;
+bool SweepCliTest::ok_ = false;
+
+TEST_F(SweepCliTest, RunsEveryPointThenSkipsWhatIsDone) {
+  RunResult r = run_pelab("sweep --config sweep.ini --jobs 2 --threads 2", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  for (const char* p : {"pe-rope", "pe-alibi"}) {
+    const h5::File f = h5::File::open_read((dir_ / "out/micro" / p / "run.h5").string());
+    EXPECT_EQ(f.attr_string("status"), "done");
+    EXPECT_TRUE(f.has("eval/nonoverlap/nonoverlap/ppl"));
+    EXPECT_TRUE(f.has("analyze/default/layer0"));
+  }
+  const h5::File s = h5::File::open_read((dir_ / "out/micro/summary.h5").string());
+  EXPECT_EQ(s.attr_string("file_kind"), "sweep_summary");
+  EXPECT_EQ(s.read<double>("table/val_loss").size(), 2u);
+  EXPECT_EQ(s.read<double>("points/pe-alibi/eval/nonoverlap/nonoverlap/ppl").size(), 2u);
+  EXPECT_NE(r.out.find("| alibi | done | 12 |"), std::string::npos) << r.out;
+
+  const std::string log_before = slurp(dir_ / "out/micro/logs/pe-rope.log");
+  r = run_pelab("sweep --config sweep.ini", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(slurp(dir_ / "out/micro/logs/pe-rope.log"), log_before) << "a finished point ran a command again";
+
+  // A new stage runs on the finished points only.
+  std::ofstream(dir_ / "sweep2.ini") << slurp(dir_ / "sweep.ini") << "[eval.far]\nlengths = 4T\neval.max-tokens = 128\n";
+  r = run_pelab("sweep --config sweep2.ini --point 1", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string log = slurp(dir_ / "out/micro/logs/pe-alibi.log");
+  EXPECT_NE(log.find("--label far"), std::string::npos);
+  EXPECT_EQ(log.find("train --config", log.find("--label far")), std::string::npos);
+}
+
+TEST_F(SweepCliTest, DryRunListsOnePointPerLine) {
+  RunResult r = run_pelab("sweep --config sweep.ini --out elsewhere --dry-run", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
+  EXPECT_NE(r.out.find("0 pe-rope: "), std::string::npos);
+  EXPECT_NE(r.out.find("eval --run elsewhere/pe-alibi --label nonoverlap --quiet --lengths 16,32"), std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(dir_ / "elsewhere"));
+}
+
+TEST_F(SweepCliTest, SlurmArrayTasksRunOneByOneWithoutSlurm) {
+  RunResult r = run_pelab("sweep --config sweep.ini --out out/slurm --emit-slurm slurm --slurm.max-parallel 3", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string array = slurp(dir_ / "slurm/array.sbatch");
+  EXPECT_NE(array.find("#SBATCH --array=0-1%3"), std::string::npos) << array;
+  EXPECT_NE(slurp(dir_ / "slurm/submit.sh").find("--dependency=afterok:"), std::string::npos);
+  const std::string manifest = slurp(dir_ / "slurm/manifest.tsv");
+  EXPECT_EQ(std::count(manifest.begin(), manifest.end(), '\n'), 3);
+  for (int k = 0; k < 2; ++k) {
+    r = run_pelab("SLURM_ARRAY_TASK_ID=" + std::to_string(k) + " bash slurm/array.sbatch", dir_, false);
+    ASSERT_EQ(r.rc, 0) << r.err;
+  }
+  r = run_pelab("bash slurm/summary.sbatch", dir_, false);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const h5::File s = h5::File::open_read((dir_ / "out/slurm/summary.h5").string());
+  EXPECT_EQ(s.read<int64_t>("table/trained"), (std::vector<int64_t>{1, 1}));
+  r = run_pelab("bash slurm/array.sbatch", dir_, false);
+  EXPECT_NE(r.rc, 0) << "an array task without SLURM_ARRAY_TASK_ID must refuse";
+}
+
+TEST_F(SweepCliTest, BadInputIsOneClearLine) {
+  std::ofstream(dir_ / "bad-option.ini") << "[sweep]\nname = b\nconfig = base.ini\n[set]\ntrain.no-such = 1\n";
+  expect_clean_failure(run_pelab("sweep --config bad-option.ini --dry-run", dir_), "not an option of pelab train");
+  std::ofstream(dir_ / "bad-stage.ini") << "[sweep]\nname = b\nconfig = base.ini\n[eval.x]\nlength = 1T\n";
+  expect_clean_failure(run_pelab("sweep --config bad-stage.ini --dry-run", dir_), "not an option of pelab eval");
+  std::ofstream(dir_ / "no-base.ini") << "[sweep]\nname = b\nconfig = missing.ini\n";
+  expect_clean_failure(run_pelab("sweep --config no-base.ini", dir_), "cannot be opened");
+  expect_clean_failure(run_pelab("sweep --config sweep.ini --point 2", dir_), "not a point of this sweep");
+  expect_clean_failure(run_pelab("sweep --config sweep.ini --point 0 --dry-run", dir_), "exclude each other");
+  expect_clean_failure(run_pelab("sweep --config nowhere.ini", dir_), "nowhere.ini");
+  expect_clean_failure(run_pelab("sweep", dir_), "missing --config");
+  // A point whose training fails: the sweep goes on and names it.
+  std::ofstream(dir_ / "fails.ini") << "[sweep]\nname = f\nconfig = base.ini\nout = out/f\n[axes]\ntrain.lr = 1e-2, -1\n";
+  RunResult r = run_pelab("sweep --config fails.ini", dir_);
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("1 point(s) failed: train.lr--1"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "out/f/train.lr-1e-2/run.h5"));
+}
+
+TEST_F(SweepCliTest, ReproduceGivesAVerdictWithOurNumbers) {
+  fs::create_directories(dir_ / "claims");
+  std::ofstream(dir_ / "claims/micro.ini")
+      << "[claim]\nname = micro-claim\npaper = nobody\nstatement = training lowers the loss below uniform\n"
+         "paper-numbers = ln 256 = 5.55\ncheck = val_loss(pe=rope) < 5.55 and val_loss(pe=alibi) < 5.55\n"
+         "[quick.sweep]\nname = micro-quick\nconfig = base.ini\n[quick.axes]\npe = rope, alibi\n"
+         "[full.sweep]\nname = micro-full\nconfig = base.ini\n[full.axes]\npe = rope, alibi\n[full.set]\ntrain.steps = 24\n";
+  std::ofstream(dir_ / "claims/impossible.ini")
+      << "[claim]\nname = impossible\npaper = nobody\nstatement = a loss below zero\npaper-numbers = none\n"
+         "check = val_loss(pe=rope) < 0\n[quick.sweep]\nname = q\nconfig = base.ini\n[quick.axes]\npe = rope\n"
+         "[full.sweep]\nname = f\nconfig = base.ini\n";
+  RunResult r = run_pelab("reproduce --claims claims --list", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("micro-claim"), std::string::npos);
+  r = run_pelab("reproduce all --claims claims --out repro --threads 2", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("## micro-claim (quick): PASS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("## impossible (quick): FAIL"), std::string::npos) << r.out;
+  const std::string verdicts = slurp(dir_ / "repro/verdicts.md");
+  EXPECT_NE(verdicts.find("| micro-claim | quick | PASS | val_loss(pe=rope) = "), std::string::npos) << verdicts;
+  expect_clean_failure(run_pelab("reproduce nothing --claims claims", dir_), "no claim 'nothing'");
+  expect_clean_failure(run_pelab("reproduce all --claims claims --budget huge", dir_), "--budget must be quick or full");
+}
+
+}  // namespace
+}  // namespace pelab
