@@ -5,6 +5,7 @@
     plot.py train RUN/run.h5 ... --out FILE.png
     plot.py eval RUN/run.h5 ... [--label NAME] --out FILE.png
     plot.py analyze RUN/run.h5 [--label NAME] --out FILE.png
+    plot.py report DIR ... --out DIR    (what `pelab report` runs)
 
 `pelab decay --plot PNG` runs this script; it can also be run by hand on any
 file `pelab decay` wrote. The file layout is docs/hdf5-schema.md. Further kinds
@@ -16,6 +17,8 @@ Errors end with one line "plot.py: error: ..." on stderr and exit status 1.
 """
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -504,6 +507,8 @@ def plot_eval(paths, labels, out):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
     train_lengths = set()
     colors = {}
+    # The loss by position of nonoverlap evaluations; of sliding ones when there are no others.
+    has_nonoverlap = any(e[1] == "nonoverlap" for e in evals)
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for name, protocol, lengths, ppl, curves, T, run in evals:
         key = name  # one color per run and variant; the protocol sets the line style
@@ -514,7 +519,7 @@ def plot_eval(paths, labels, out):
                          label=f"{name} ({protocol})")
         if T:
             train_lengths.add(T)
-        if protocol == "nonoverlap" and curves:
+        if curves and (protocol == "nonoverlap" or not has_nonoverlap):
             L = max(curves)
             y = curves[L]
             x = np.arange(len(y))
@@ -534,10 +539,12 @@ def plot_eval(paths, labels, out):
     ax2.set_xscale("log")
     ax2.set_xlabel("position in the window (1-based, log bins)")
     ax2.set_ylabel("mean loss (nats per byte)")
-    ax2.set_title("loss by position at the longest length (nonoverlap)", fontsize=9)
+    ax2.set_title("loss by position at the longest length (%s)" % ("nonoverlap" if has_nonoverlap else
+                  "sliding: only the scored positions"), fontsize=9)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6.5, ncol=2 if len(evals) > 8 else 1)
+        if ax.get_legend_handles_labels()[0]:  # sliding-only evaluations draw no loss-by-position curve
+            ax.legend(fontsize=6.5, ncol=2 if len(evals) > 8 else 1)
     fig.tight_layout()
     save_atomically(fig, out)
     # The table: perplexity by length, one row per run and protocol.
@@ -611,6 +618,101 @@ def plot_analyze(path, label, out):
     save_atomically(fig, out)
 
 
+# ----------------------------------------------------------------- report ---
+
+
+def find_runs(folder):
+    """run.h5 files under `folder` (itself a run folder, a sweep or a reproduce folder), sorted."""
+    found = []
+    if os.path.isfile(os.path.join(folder, "run.h5")):
+        return [os.path.join(folder, "run.h5")]
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "logs" and not d.startswith("."))
+        if "run.h5" in files:
+            found.append(os.path.join(root, "run.h5"))
+            dirs[:] = []
+    return sorted(found)
+
+
+def eval_labels(path):
+    with open_h5(path) as f:
+        return [l for l in children_in_creation_order(f["eval"])
+                if "probe_accuracy" not in f["eval"][l]] if "eval" in f else []
+
+
+def analyze_labels(path):
+    with open_h5(path) as f:
+        return children_in_creation_order(f["analyze"]) if "analyze" in f else []
+
+
+def slug(text):
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text).strip("-") or "report"
+
+
+def report(folders, out):
+    """A markdown report of run, sweep and reproduce folders: their summaries and verdicts, and PNG + SVG plots
+    of training curves, perplexity vs length with loss by position (per evaluation label) and measured-vs-theory
+    attention (per run)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if not os.path.isdir(out):
+        raise PlotError(f"output folder '{out}' does not exist")
+    lines = ["# pelab report", "", "Folders: " + ", ".join(f"`{f}`" for f in folders), ""]
+    figures = 0
+
+    def figure(draw, name, caption):
+        nonlocal figures
+        for ext in ("png", "svg"):
+            with contextlib.redirect_stdout(io.StringIO()):  # the plots' own tables
+                draw(os.path.join(out, f"{name}.{ext}"))
+            plt.close("all")
+        lines.extend([f"![{caption}]({name}.png)", "", f"*{caption}* ([SVG]({name}.svg))", ""])
+        figures += 1
+
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise PlotError(f"'{folder}' is not a folder; pass run, sweep or reproduce folders")
+        runs = find_runs(folder)
+        if not runs:
+            raise PlotError(f"'{folder}' holds no run.h5; pass folders written by pelab train, sweep or reproduce")
+        # Group runs by the folder above them (a sweep's out, or a claim's budget folder).
+        groups = {}
+        for r in runs:
+            groups.setdefault(os.path.dirname(os.path.dirname(os.path.abspath(r))), []).append(r)
+        for group, paths in sorted(groups.items()):
+            # Named from the given folder's parent: "micro", "reproduce/alibi-extrapolation/quick".
+            title = os.path.relpath(group, os.path.dirname(os.path.abspath(folder)))
+            if title == ".":  # a single run folder was given
+                title = os.path.basename(os.path.abspath(folder))
+            lines.extend([f"## {title}", ""])
+            for extra in ("verdict.md", "summary.md"):
+                p = os.path.join(group, extra)
+                if os.path.isfile(p):
+                    text = open(p, encoding="utf-8").read().strip().splitlines()
+                    # Demote the file's own headings below this section's.
+                    lines.extend(("###" + t.lstrip("#")) if t.startswith("#") else t for t in text)
+                    lines.append("")
+            base = slug(title.replace(os.sep, "-"))
+            figure(lambda o: plot_train(paths, o), f"{base}-train", f"{title}: training and validation loss")
+            labels = sorted({l for p in paths for l in eval_labels(p)})
+            for label in labels:
+                with_label = [p for p in paths if label in eval_labels(p)]
+                figure(lambda o: plot_eval(with_label, [label], o), f"{base}-eval-{slug(label)}",
+                       f"{title}: perplexity vs length and loss by position, /eval/{label}")
+            for p in paths:
+                for label in analyze_labels(p)[:1]:
+                    run = os.path.basename(os.path.dirname(p))
+                    figure(lambda o: plot_analyze(p, label, o), f"{base}-analyze-{slug(run)}",
+                           f"{title}/{run}: measured mean score by distance over theory, attention mass, /analyze/{label}")
+    md = os.path.join(out, "report.md")
+    fd, tmp = tempfile.mkstemp(prefix=".report.md.", suffix=".tmp", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, md)
+    print(f"report: {md} ({figures} figures, PNG and SVG)")
+
+
 # ------------------------------------------------------------------- main ---
 
 
@@ -640,6 +742,11 @@ def build_parser():
     z.add_argument("--label", help="analysis label to draw (default: the last written)")
     z.add_argument("--out", required=True, metavar="FILE.png", help="picture to write (PNG; .svg/.pdf also work)")
     z.set_defaults(run=lambda a: plot_analyze(a.h5, a.label, a.out))
+    r = sub.add_parser("report", help="markdown report with PNG + SVG plots of run, sweep and reproduce folders",
+                       description="Write DIR/report.md and its figures (what 'pelab report' runs).")
+    r.add_argument("folders", nargs="+", metavar="FOLDER", help="run, sweep or reproduce folders")
+    r.add_argument("--out", required=True, metavar="DIR", help="existing folder for report.md and the figures")
+    r.set_defaults(run=lambda a: report(a.folders, a.out))
     return p
 
 

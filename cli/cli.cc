@@ -37,6 +37,11 @@ std::vector<std::string> Context::list(const std::string& key) const {
 
 std::vector<double> Context::numbers(const std::string& key) const { return parse_double_list(str(key), "--" + key); }
 
+std::vector<std::string> Context::values(const std::string& key) const {
+  if (!vm_.count(key)) return {};
+  return vm_[key].as<std::vector<std::string>>();
+}
+
 std::string Context::command_line() const { return join(argv_, " "); }
 
 std::string Context::resolved_ini() const {
@@ -112,9 +117,12 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
   po::positional_options_description positional;
   if (!c.positional.empty()) {
     po::options_description hidden;
-    hidden.add_options()(c.positional.c_str(), po::value<std::string>(), c.positional.c_str());
+    if (c.positional_many)
+      hidden.add_options()(c.positional.c_str(), po::value<std::vector<std::string>>(), c.positional.c_str());
+    else
+      hidden.add_options()(c.positional.c_str(), po::value<std::string>(), c.positional.c_str());
     all.add(hidden);
-    positional.add(c.positional.c_str(), 1);
+    positional.add(c.positional.c_str(), c.positional_many ? -1 : 1);
   }
 
   po::variables_map vm;

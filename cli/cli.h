@@ -36,6 +36,7 @@ class Context {
   bool flag(const std::string& key) const;
   std::vector<std::string> list(const std::string& key) const;  // comma list of strings
   std::vector<double> numbers(const std::string& key) const;    // comma list of numbers
+  std::vector<std::string> values(const std::string& key) const;  // a repeatable positional argument
 
   // Every option of the subcommand with its value (defaults included) as INI:
   // global keys first, then one [section] per group.
@@ -71,6 +72,8 @@ struct Command {
   // --config names the command's input file (a sweep file) instead of an INI
   // file of option defaults; the command reads it itself.
   bool config_is_input = false;
+  // The positional argument takes any number of values (ctx.values(positional)).
+  bool positional_many = false;
 };
 
 // Group and command registries (filled in options.cc and the cmd_*.cc files).

@@ -21,6 +21,8 @@ void sweep_options(po::options_description_easy_init&);
 int run_sweep_command(Context&);
 void reproduce_options(po::options_description_easy_init&);
 int run_reproduce(Context&);
+void report_options(po::options_description_easy_init&);
+int run_report(Context&);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
@@ -149,6 +151,15 @@ const std::vector<Command>& commands() {
        "result, not an error: the exit status is 0 unless a run or a check could not be completed.\n"
        "example: pelab reproduce alibi-extrapolation --budget quick",
        {}, reproduce_options, run_reproduce, "name"},
+      {"report", "a markdown report with PNG + SVG plots of run, sweep and reproduce folders: pelab report",
+       "usage: pelab report FOLDER... --out DIR\n\n"
+       "Finds every run.h5 under the folders (runs of pelab train, sweeps, pelab reproduce) and writes\n"
+       "DIR/report.md: per sweep (or claim) its verdict and summary tables, then figures as PNG and SVG\n"
+       "(analysis/plot.py): training and validation loss, perplexity vs length with the loss by position\n"
+       "for each evaluation label, and per run the measured mean score by distance over the encoding's\n"
+       "theory and the attention mass by distance.\n"
+       "example: pelab report runs/reproduce/alibi-extrapolation --out out/report",
+       {}, report_options, run_report, "folders", false, /*positional_many=*/true},
   };
   return list;
 }
