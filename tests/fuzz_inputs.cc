@@ -1,9 +1,9 @@
 // Bad input never crashes (docs/design.md "Failure model"): a seeded,
 // deterministic fuzz of every reader of user input, run as a user would run
 // pelab (a child process per case, under the asan preset in CI):
-//   - option values: every option of decay, data, train, bench, eval and analyze takes
+//   - option values: every option of decay, data, train, bench, eval, analyze and sweep takes
 //     values from a list of nasty ones (overflow, NaN, junk, empty lists, ...);
-//   - --config files: a valid INI mutated (bytes, lines, sections, values);
+//   - --config files and sweep files: a valid INI mutated (bytes, lines, sections, values);
 //   - dataset.h5, checkpoint.h5 and run.h5: truncated at random offsets,
 //     random bytes flipped, bytes appended, swapped for a file of another
 //     command, and structurally forged (an object or attribute deleted, a
@@ -222,7 +222,15 @@ struct CommandCase {
   std::string command;  // for command_options
   Args base;
   bool needs_run = false;  // a copy of the trained run in o/run
+  bool needs_sweep = false;  // sweep.ini and its base.ini
 };
+
+const char* kFuzzBaseIni =
+    "pe = rope\n[model]\nd-model = 16\nn-layers = 1\nn-heads = 2\nnorm = rmsnorm\n[train]\nlength = 16\nbatch = 2\n"
+    "steps = 3\nlr = 1e-3\nwarmup = 1\neval-batches = 1\nthreads = 1\n[pe]\nbase = 10000\n[data]\ndir = data\n";
+const char* kFuzzSweepIni =
+    "[sweep]\nname = fz\nconfig = base.ini\nout = o/sweep\n[axes]\npe = rope, alibi\ntrain.seed = 1, 2\n"
+    "[set]\ntrain.steps = 2\n[eval.nonoverlap]\nlengths = 1T, 2T\n[analyze.default]\nlength = 2T\n";
 
 TEST_F(FuzzTest, OptionValues) {
   const std::vector<CommandCase> commands = {
@@ -243,6 +251,8 @@ TEST_F(FuzzTest, OptionValues) {
                 "--quiet"}, true},
       {"analyze", {"analyze", "--run", "o/run", "--length", "16", "--windows", "2", "--pairs", "8", "--threads", "1",
                    "--quiet"}, true},
+      // --dry-run stays: a fuzzed value never starts the sweep's trainings.
+      {"sweep", {"sweep", "--config", "sweep.ini", "--dry-run"}, false, true},
   };
   std::mt19937_64 rng(1);
   const int per_command = scaled(220);
@@ -272,6 +282,11 @@ TEST_F(FuzzTest, OptionValues) {
       std::function<void(const fs::path&)> prepare;
       if (c.needs_run)
         prepare = [](const fs::path& d) { fs::copy(g_root / "run", d / "o" / "run", fs::copy_options::recursive); };
+      if (c.needs_sweep)
+        prepare = [](const fs::path& d) {
+          spit(d / "sweep.ini", kFuzzSweepIni);
+          spit(d / "base.ini", kFuzzBaseIni);
+        };
       run_case("option values of " + c.base[0] + " " + c.base[1], args, prepare);
     }
   }
@@ -352,15 +367,19 @@ TEST_F(FuzzTest, ConfigFiles) {
       "pe = rope,alibi\nhead-dim = 16\nheads = 4\nmax-distance = 64\n[pe]\nbase = 10000,500000\nscaling = none,yarn\n"
       "factor = 4\noriginal-length = 32\n";
   std::mt19937_64 rng(2);
-  const int n = scaled(700);
+  const int n = scaled(900);
   for (int i = 0; i < n; ++i) {
-    const bool train = i % 2 == 0;
-    std::string ini = train ? train_ini : decay_ini;
+    const int kind = i % 3;  // train config, decay config, sweep file (its base config intact)
+    std::string ini = kind == 0 ? train_ini : kind == 1 ? decay_ini : std::string(kFuzzSweepIni);
     for (int k = 0, m = 1 + static_cast<int>(rng() % 3); k < m; ++k) ini = mutate_text(ini, rng);
-    const Args args = train ? Args{"train", "--config", "cfg.ini", "--out", "o/run", "--quiet", "--train.steps", "2"}
-                            : Args{"decay", "--config", "cfg.ini", "--out", "o/d.h5"};
-    run_case(std::string("a mutated ") + (train ? "train" : "decay") + " config", args,
-             [&](const fs::path& d) { spit(d / "cfg.ini", ini); });
+    const Args args = kind == 0 ? Args{"train", "--config", "cfg.ini", "--out", "o/run", "--quiet", "--train.steps", "2"}
+                      : kind == 1 ? Args{"decay", "--config", "cfg.ini", "--out", "o/d.h5"}
+                                  : Args{"sweep", "--config", "cfg.ini", "--dry-run"};
+    run_case(std::string("a mutated ") + (kind == 0 ? "train" : kind == 1 ? "decay" : "sweep") + " file", args,
+             [&](const fs::path& d) {
+               spit(d / "cfg.ini", ini);
+               spit(d / "base.ini", kFuzzBaseIni);
+             });
   }
   std::printf("fuzz: %d config-file cases\n", cases_);
 }
