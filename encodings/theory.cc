@@ -50,9 +50,9 @@ namespace {
 // m, its rounding growing at most ~kChebBlock²·eps ≈ 1e-11 per term. Blocks
 // start from (cos, sin)(m0·θ) carried by complex rotation through
 // e^{i·kChebBlock·θ}, whose error grows only with the number of blocks
-// (~L/kChebBlock·eps ≈ 1e-12 at L = 2^20). Serial: on the shared 2 cores,
-// OpenMP over chunks of m made the 2^10..2^20 list 3x slower (its threads
-// spin at each region's end; passive waiting still 8% slower than serial).
+// (~L/kChebBlock·eps ≈ 1e-12 at L = 2^20). Serial: on the shared 2 cores
+// (load 4-8), OpenMP over chunks of m made the 2^10..2^20 list 3-5x slower
+// (threads spinning at each region's end) and no faster with passive waiting.
 constexpr int64_t kChebBlock = 256;
 // Eight partial sums per m: one accumulator chains d/2 dependent adds and
 // keeps the term loop from vectorizing; eight run ~1.3x faster (-O2).
