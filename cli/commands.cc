@@ -32,11 +32,16 @@ const std::vector<Command>& commands() {
        run_version},
       {"decay", "theoretical decay curves of positional encodings (all-ones score, RoFormer bound, biases)",
        "usage: pelab decay --pe rope|xpos|alibi|sinusoidal|t5|kerple|none --head-dim D --heads H\n"
-       "                   --max-distance N --out FILE.h5 [--print] [--plot FILE.png] [--pe.* ...]\n\n"
+       "                   --max-distance N --out FILE.h5 [--print] [--plot FILE.png] [--pe.* ...]\n"
+       "       pelab decay --min-base-for L1,L2,... [--head-dim D] [--min-base-per-decade G] [--json]\n\n"
        "Writes one HDF5 group per variant under /decay (docs/hdf5-schema.md). --pe, --pe.base,\n"
        "--pe.scaling and --pe.factor take comma lists; RoPE-family variants are their product.\n"
+       "--min-base-for prints, instead, the RoPE base lower bound of arXiv 2405.14591 for each\n"
+       "length: the smallest base on the grid 10^(k/G) keeping sum_i cos(m*theta_i) >= 0 for\n"
+       "m = 0..L, next to the paper's Table 2 and fit (README.md \"RoPE base lower bound\").\n"
        "example: pelab decay --pe rope --pe.base 10000,500000 --head-dim 128 --max-distance 32768 \\\n"
-       "                     --out decay.h5 --plot decay.png",
+       "                     --out decay.h5 --plot decay.png\n"
+       "example: pelab decay --min-base-for 1024,4096,32768 --head-dim 128",
        {"pe"}, decay_options, run_decay},
       {"bench", "performance benchmarks, as ratios to the FMA peak and baselines measured in the same run: pelab bench attention|train|eval",
        "usage: pelab bench TOPIC [options]\n\n"

@@ -69,6 +69,15 @@ TEST_F(CliTest, BadInputsGiveOneClearLine) {
   expect_clean_failure("decay --pe learned --out d.h5", "learned");
   expect_clean_failure("decay --pe rope --max-distance 0 --out d.h5", "--max-distance");
   expect_clean_failure("decay --pe rope --out d.h5 --plot no/dir/x.png", "--plot");
+  expect_clean_failure("decay --min-base-for 0", "--min-base-for lengths must be integers in [1, 4194304], got 0");
+  expect_clean_failure("decay --min-base-for abc", "invalid value 'abc' for --min-base-for");
+  expect_clean_failure("decay --min-base-for 1024,,4096", "empty item in --min-base-for");
+  expect_clean_failure("decay --min-base-for 1024 --head-dim 63", "--head-dim must be even");
+  expect_clean_failure("decay --min-base-for 1024 --pe rope --out d.h5", "--pe does not go with --min-base-for");
+  expect_clean_failure("decay --min-base-for 1024 --print", "--print does not go with --min-base-for");
+  expect_clean_failure("decay --min-base-for 1024 --min-base-per-decade 0", "--min-base-per-decade");
+  expect_clean_failure("decay --min-base-for 4 --head-dim 2", "no RoPE base up to 1e12");
+  expect_clean_failure(ok + " --json", "--json goes with --min-base-for");
   expect_clean_failure(ok + " --config missing.ini", "config file 'missing.ini'");
   expect_clean_failure("", "no subcommand");
 }
@@ -135,6 +144,33 @@ TEST_F(CliTest, DecayPrintsTableAndWritesEveryVariant) {
   EXPECT_NE(r.out.find("4096"), std::string::npos);
   auto names = h5::File::open_read((dir_ / "d.h5").string()).open_group("decay").children();
   EXPECT_EQ(names.size(), 2u * 2 * 2 + 4) << "rope and xpos: 2 bases x 2 scalings each, plus 4 others";
+}
+
+// The RoPE base lower bound (arXiv 2405.14591): a table next to the paper's
+// Table 2 and fit, or a JSON array; the values are test_theory.cc's.
+TEST_F(CliTest, DecayMinBaseForPrintsTableOrJson) {
+  RunResult r = run_pelab("decay --min-base-for 4096,1024", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("head dim 128"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("10^(k/10000)"), std::string::npos) << r.out;
+  const size_t row1k = r.out.find("      1024       4294.4      4.3e+03     3.37e+03     1.27\n");
+  const size_t row4k = r.out.find("      4096        26953      2.7e+04     3.22e+04     0.84\n");
+  ASSERT_NE(row1k, std::string::npos) << r.out;
+  ASSERT_NE(row4k, std::string::npos) << r.out;
+  EXPECT_LT(row1k, row4k) << "ascending lengths";
+  EXPECT_NE(r.err.find("2 RoPE base bound(s) in"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(dir_)) << "writes no file";
+
+  r = run_pelab("decay --min-base-for 1000,1024 --json", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("[\n{\"length\": 1000, ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("\"paper\": null"), std::string::npos) << "1000 is not one of the paper's lengths";
+  EXPECT_NE(r.out.find("},\n{\"length\": 1024, \"head_dim\": 128, \"per_decade\": 10000, \"min_base\": 4294.38, "
+                       "\"paper\": 4300, "),
+            std::string::npos)
+      << r.out;
+  ASSERT_GE(r.out.size(), 4u);
+  EXPECT_EQ(r.out.substr(r.out.size() - 4), "}\n]\n");
 }
 
 }  // namespace pelab
