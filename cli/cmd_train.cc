@@ -1,14 +1,17 @@
-// `pelab train`: options, the configuration of a resumed run, and a call into
-// the training loop (experiments/train_loop.h) on a run folder
-// (experiments/run_folder.h; docs/hdf5-schema.md "pelab train").
+// `pelab train`: options, the configuration of a resumed run or of a
+// fine-tune (--init-from), and a call into the training loop
+// (experiments/train_loop.h) on a run folder (experiments/run_folder.h;
+// docs/hdf5-schema.md "pelab train").
 #include <omp.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <set>
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/run_inputs.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/memory.h"
@@ -25,6 +28,9 @@ void train_command_options(po::options_description_easy_init& o) {
     "positional encoding: rope|xpos|alibi|sinusoidal|learned|t5|kerple|none (one; settings in --pe.*)")
    ("out", po::value<std::string>(), "run folder to create (missing or empty); holds config.ini, run.h5, checkpoint.h5, log.txt")
    ("resume", po::value<std::string>(), "run folder to continue from its checkpoint.h5 (may raise --train.steps)")
+   ("init-from", po::value<std::string>(),
+    "trained run folder whose checkpoint's parameters start a new run (--out): a fine-tune; its config.ini is the base "
+    "configuration, --config and the command line override it")
    ("quiet", po::bool_switch(), "no progress line on stderr");
 }
 
@@ -53,6 +59,35 @@ std::string any_to_string(const boost::any& v) {
   return {};
 }
 
+// The options given on the command line and in its --config file (not the
+// defaults), as strings; the command line wins over the file.
+std::map<std::string, std::string> given_options(const Context& outer, const po::options_description& desc) {
+  const std::vector<std::string>& argv = outer.argv();
+  std::vector<std::string> rest(argv.begin() + 2, argv.end());
+  po::variables_map vm;
+  po::store(po::command_line_parser(rest).options(desc).run(), vm);
+  if (vm.count("config")) {
+    const std::string path = vm["config"].as<std::string>();
+    const std::string source = "config file '" + path + "'";
+    store_ini(parse_ini(read_text(path, "config file"), source), source, desc, vm);
+  }
+  std::map<std::string, std::string> given;
+  for (const auto& [key, value] : vm)
+    if (!value.defaulted()) given[key] = any_to_string(value.value());
+  given.erase("config");  // read above; not a setting (and refused inside the INI it goes into)
+  return given;
+}
+
+// `values` as the options of `desc`, defaults filled in; keys `desc` does not
+// know (a configuration from another pelab version) are skipped.
+po::variables_map options_from(const std::map<std::string, std::string>& values, const std::string& source,
+                               const po::options_description& desc) {
+  po::variables_map vm;
+  store_ini(parse_ini(to_ini(values), source), source, desc, vm, /*allow_unknown=*/true);
+  po::notify(vm);
+  return vm;
+}
+
 int set_threads(const TrainOptions& t) {
   const int n = t.threads > 0 ? t.threads : omp_get_max_threads();
   omp_set_num_threads(n);
@@ -64,6 +99,40 @@ std::string data_dir_of(const Context& ctx) {
   PELAB_CHECK(!d.empty(), "missing --data.dir",
               "prepare data with pelab data prepare --corpus kjv --out data/kjv, then pass --data.dir data/kjv");
   return d;
+}
+
+// A run started with --init-from keeps the source's model: every --model.*
+// option, --pe and each --pe.* setting that shapes or gives meaning to trained
+// parameters (T5 buckets, the KERPLE kernel, the RoPE pair layout, ...) must
+// equal the source's. Encoding settings without parameters may change, the
+// same ones pelab eval may change (pe_setting_without_parameters): a fine-tune
+// with Position Interpolation changes --pe.scaling and --pe.factor.
+void check_same_model(const po::variables_map& source, const po::variables_map& now, PeKind kind,
+                      const po::options_description& desc, const std::string& src_dir) {
+  for (const auto& opt : desc.options()) {
+    const std::string& key = opt->long_name();
+    const bool model_key = key.rfind("model.", 0) == 0 || key == "pe" || key.rfind("pe.", 0) == 0;
+    if (!model_key || pe_setting_without_parameters(key, kind)) continue;
+    const std::string was = source.count(key) ? any_to_string(source[key].value()) : std::string("(unset)");
+    const std::string is = now.count(key) ? any_to_string(now[key].value()) : std::string("(unset)");
+    PELAB_CHECK(same_value(was, is),
+                "--" << key << " " << is << " differs from the --init-from run's " << key << " = " << was << " ("
+                     << src_dir << ")",
+                "a fine-tune keeps the source's model (--model.*, --pe and encoding settings with trained parameters; "
+                "--train.*, --data.* and settings like --pe.base/--pe.scaling/--pe.factor may change): drop --"
+                    << key << " or train a new model without --init-from");
+  }
+}
+
+// The source's parameters fit the configured model: check_same_model ensures
+// it unless the source's checkpoint and its configuration disagree.
+void check_source_parameters(const TrainedRun& source, const ModelConfig& model) {
+  const int64_t n = ParameterLayout(model).total();
+  PELAB_CHECK(static_cast<int64_t>(source.checkpoint.params.size()) == n,
+              "the --init-from checkpoint " << source.folder.file(kCheckpointFile) << " holds "
+                                            << source.checkpoint.params.size()
+                                            << " parameters, the configured model has " << n,
+              "the source run folder is damaged: restore its checkpoint.h5");
 }
 
 // Everything the training loop needs from the options and the data, checked
@@ -78,6 +147,7 @@ TrainJob make_job(const Context& ctx, const data::Dataset& ds, const std::string
   r.dataset_dir = data_dir;
   r.dataset_checksum = ds.checksum();
   r.dataset_corpus = ds.corpus;
+  if (ctx.has("init-from")) r.init_from = ctx.str("init-from");
   r.parameters = ParameterLayout(r.model).total();
   r.threads = set_threads(r.train);
   job.batcher = batcher_options(ctx, r.train.length, r.train.seed);
@@ -124,18 +194,7 @@ int run_resume(Context& outer) {
   }
 
   std::unique_ptr<CommandOptions> desc = command_options("train");
-  const std::vector<std::string>& argv = outer.argv();
-  std::vector<std::string> rest(argv.begin() + 2, argv.end());
-  po::variables_map vm;
-  po::store(po::command_line_parser(rest).options(desc->all).run(), vm);
-  if (vm.count("config")) {
-    const std::string path = vm["config"].as<std::string>();
-    const std::string source = "config file '" + path + "'";
-    store_ini(parse_ini(read_text(path, "config file"), source), source, desc->all, vm);
-  }
-  std::map<std::string, std::string> given;
-  for (const auto& [key, value] : vm)
-    if (!value.defaulted()) given[key] = any_to_string(value.value());
+  const std::map<std::string, std::string> given = given_options(outer, desc->all);
   const std::string saved_source = restart ? "'" + folder.file(kConfigFile) + "'" : "the checkpoint's configuration";
   std::map<std::string, std::string> saved = ini_map(parse_ini(saved_ini, saved_source));
   for (const auto& [key, value] : given) {
@@ -153,10 +212,7 @@ int run_resume(Context& outer) {
   for (const auto& k : kNotInherited) saved.erase(k);
   for (const auto& [key, value] : given) saved[key] = value;  // given values win
   saved["resume"] = dir;
-  po::variables_map final_vm;
-  store_ini(parse_ini(to_ini(saved), saved_source), saved_source, desc->all, final_vm, /*allow_unknown=*/true);
-  po::notify(final_vm);
-  Context ctx(argv, std::move(final_vm), &desc->all);
+  Context ctx(outer.argv(), options_from(saved, saved_source, desc->all), &desc->all);
 
   const std::string data_dir = data_dir_of(ctx);
   const data::Dataset ds = data::load_dataset(data_dir);
@@ -164,13 +220,23 @@ int run_resume(Context& outer) {
               "dataset '" << data_dir << "' has checksum " << ds.checksum() << ", the checkpoint was trained on "
                           << ck.dataset_checksum,
               "pass the data folder the run was trained on with --data.dir");
-  const TrainJob job = make_job(ctx, ds, data_dir);
+  TrainJob job = make_job(ctx, ds, data_dir);
   TrainStart start;
   start.log_text = folder.read_log();
+  // A run started with --init-from that stopped before its first checkpoint
+  // starts again from the source's parameters; after it, the checkpoint holds them.
+  std::optional<TrainedRun> source;
   if (restart) {
     start.log_text += "no checkpoint (the run stopped before its first one): starting again from step 0\n";
     std::fprintf(stderr, "pelab train: note: %s has no checkpoint yet; training starts again from step 0\n", dir.c_str());
+    if (!job.run.init_from.empty()) {
+      source = open_trained_run(job.run.init_from, "init-from in " + folder.file(kConfigFile));
+      check_source_parameters(*source, job.run.model);
+      job.run.init_from_step = source->checkpoint.step;
+      start.init_params = &source->checkpoint.params;
+    }
   } else {
+    job.run.init_from_step = ck.init_from_step;
     start.checkpoint = &ck;
     start.logs = folder.read_train_logs();
     start.logs.truncate(ck.step);
@@ -180,10 +246,58 @@ int run_resume(Context& outer) {
   return run_training(folder, job, ds, std::move(start));
 }
 
+// A new run whose parameters start from RUN's checkpoint (a fine-tune, e.g.
+// Position Interpolation at a longer --train.length): RUN's saved
+// configuration, then --config, then the command line. The model must stay
+// RUN's (check_same_model); the AdamW moments, step, schedule and batcher
+// start fresh, the batcher with this run's --train.seed.
+int run_init_from(Context& outer) {
+  PELAB_CHECK(outer.has("out"), "missing --out",
+              "--init-from starts a new run: name its folder, e.g. --out runs/small-rope-ft");
+  const std::string src_dir = outer.str("init-from");
+  const TrainedRun source = open_trained_run(src_dir, "--init-from");
+  const std::string saved_source = "the configuration in " + source.folder.file(kCheckpointFile);
+
+  std::unique_ptr<CommandOptions> desc = command_options("train");
+  const std::map<std::string, std::string> given = given_options(outer, desc->all);
+  const std::map<std::string, std::string> source_ini = ini_map(parse_ini(source.checkpoint.config_ini, saved_source));
+  std::map<std::string, std::string> merged = source_ini;
+  // New --train.steps replaces the saved --train.tokens (which would win otherwise).
+  if (given.count("train.steps") && !given.count("train.tokens")) merged["train.tokens"] = "0";
+  for (const auto& k : kNotInherited) merged.erase(k);
+  merged.erase("init-from");  // RUN itself may be a fine-tune of another run
+  for (const auto& [key, value] : given) merged[key] = value;  // given values win
+  check_same_model(options_from(source_ini, saved_source, desc->all), options_from(merged, saved_source, desc->all),
+                   source.config.pe.kind, desc->all, src_dir);
+  // A scaling names its original length; as pelab eval does, that is RUN's --train.length.
+  auto it = merged.find("pe.original-length");
+  if (source.config.pe.family() == PeFamily::QK_TRANSFORM && merged.count("pe.scaling") &&
+      merged.at("pe.scaling") != "none" && (it == merged.end() || same_value(it->second, "0")) && source.train_len > 0)
+    merged["pe.original-length"] = std::to_string(source.train_len);
+  Context ctx(outer.argv(), options_from(merged, saved_source, desc->all), &desc->all);
+
+  const std::string data_dir = data_dir_of(ctx);
+  const data::Dataset ds = data::load_dataset(data_dir);
+  TrainJob job = make_job(ctx, ds, data_dir);
+  check_source_parameters(source, job.run.model);
+  job.run.init_from_step = source.checkpoint.step;
+  const RunFolder folder = RunFolder::create(ctx.str("out"));
+  folder.write_config(job.run.config_ini);
+  TrainStart start;
+  start.init_params = &source.checkpoint.params;
+  return run_training(folder, job, ds, std::move(start));
+}
+
 }  // namespace
 
 int run_train(Context& ctx) {
-  if (ctx.has("resume")) return run_resume(ctx);
+  if (ctx.has("resume")) {
+    PELAB_CHECK(!ctx.has("init-from"), "--init-from and --resume both given",
+                "--resume continues a run (one started with --init-from remembers it); --init-from starts a new one "
+                "with --out: drop one of them");
+    return run_resume(ctx);
+  }
+  if (ctx.has("init-from")) return run_init_from(ctx);
   return run_fresh(ctx);
 }
 

@@ -89,7 +89,8 @@ const std::vector<Command>& commands() {
        {"data"}, data_options, run_data, "action"},
       {"train", "train one byte-level causal LM on a prepared dataset, with checkpoints and resume: pelab train",
        "usage: pelab train --config FILE.ini [--pe ENC --pe.* --model.* --train.* --data.*] --data.dir DIR --out RUN\n"
-       "       pelab train --resume RUN [--train.steps N | --train.tokens N] [--train.log-every ...]\n\n"
+       "       pelab train --resume RUN [--train.steps N | --train.tokens N] [--train.log-every ...]\n"
+       "       pelab train --init-from RUN [--config FILE.ini] [--pe.scaling ... --train.* --data.*] --out NEW_RUN\n\n"
        "Trains on random windows of --train.length tokens of DIR's training split (pelab data prepare) with\n"
        "AdamW, warmup + cosine learning rate and gradient clipping. RUN holds config.ini (the resolved\n"
        "options), run.h5 (/train/step, loss, lr, grad_norm, tokens_per_s every step; /val/step, loss on a\n"
@@ -100,6 +101,11 @@ const std::vector<Command>& commands() {
        "--train.tokens, the logging cadence, --train.threads and --data.dir may differ from the saved\n"
        "configuration. --train.stop-at N stops early with a checkpoint (Ctrl-C does too). A NaN or inf\n"
        "loss stops with an error and keeps the last good checkpoint.\n"
+       "--init-from RUN starts a new run from RUN's trained parameters (a fine-tune, e.g. Position\n"
+       "Interpolation at a longer --train.length): RUN's configuration, then --config, then the command line;\n"
+       "the model (--model.*, --pe, encoding settings with parameters) must stay RUN's, --train.*, --data.* and\n"
+       "settings such as --pe.base/--pe.scaling/--pe.factor may change. AdamW, step, schedule and data order\n"
+       "start fresh; config.ini records init-from.\n"
        "example: pelab train --config experiments/configs/tiny.ini --pe alibi --out runs/tiny-alibi",
        {"pe", "model", "train", "data"}, train_command_options, run_train},
       {"eval", "perplexity of a trained run at lengths far past its training length: pelab eval",

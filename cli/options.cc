@@ -245,27 +245,32 @@ TrainOptions train_options(const Context& ctx) {
 
 namespace pelab::cli {
 
+bool pe_setting_without_parameters(const std::string& key, PeKind kind) {
+  static const std::set<std::string> rope_keys = {"pe.base", "pe.scaling", "pe.factor", "pe.original-length",
+                                                  "pe.low-freq-factor", "pe.high-freq-factor", "pe.beta-fast",
+                                                  "pe.beta-slow", "pe.attention-factor", "pe.xpos-gamma",
+                                                  "pe.xpos-scale-base"};
+  PeSpec spec;
+  spec.kind = kind;
+  return (spec.family() == PeFamily::QK_TRANSFORM && rope_keys.count(key) &&
+          (kind == PeKind::XPOS || key.rfind("pe.xpos", 0) != 0)) ||
+         (kind == PeKind::ALIBI && key == "pe.alibi-distance-scale") ||
+         (kind == PeKind::T5 && key == "pe.t5-max-distance");
+}
+
 PeSpec eval_time_pe(const Context& ctx, const ModelConfig& trained, int64_t train_len, std::vector<std::string>* changes) {
   PeSpec pe = trained.pe;
-  const PeFamily family = pe.family();
   if (ctx.given("pe")) {
     const PeKind kind = parse_pe_kind(ctx.str("pe"));
     PELAB_CHECK(kind == pe.kind, "this run was trained with --pe " << to_string(pe.kind) << ", not " << ctx.str("pe"),
                 "an evaluation changes only settings without parameters; evaluate a run trained with --pe "
                     << ctx.str("pe") << " instead");
   }
-  const std::set<std::string> rope_keys = {"pe.base", "pe.scaling", "pe.factor", "pe.original-length",
-                                           "pe.low-freq-factor", "pe.high-freq-factor", "pe.beta-fast",
-                                           "pe.beta-slow", "pe.attention-factor", "pe.xpos-gamma", "pe.xpos-scale-base"};
   std::unique_ptr<CommandOptions> all = command_options("eval");
   for (const auto& opt : all->all.options()) {
     const std::string& key = opt->long_name();
     if (key.rfind("pe.", 0) != 0 || !ctx.given(key)) continue;
-    const bool ok = (family == PeFamily::QK_TRANSFORM && rope_keys.count(key) &&
-                     (pe.kind == PeKind::XPOS || key.rfind("pe.xpos", 0) != 0)) ||
-                    (pe.kind == PeKind::ALIBI && key == "pe.alibi-distance-scale") ||
-                    (pe.kind == PeKind::T5 && key == "pe.t5-max-distance");
-    PELAB_CHECK(ok, "--" << key << " cannot change a model trained with --pe " << to_string(pe.kind)
+    PELAB_CHECK(pe_setting_without_parameters(key, pe.kind), "--" << key << " cannot change a model trained with --pe " << to_string(pe.kind)
                          << " (it has no such setting, or the setting has trained parameters)",
                 "at evaluation time: RoPE/xPos base and --pe.scaling/--pe.factor..., ALiBi --pe.alibi-distance-scale, "
                 "T5 --pe.t5-max-distance");

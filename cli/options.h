@@ -35,6 +35,12 @@ ModelConfig model_config(const Context& ctx);
 // when that is > 0; schedule.total_steps = steps.
 TrainOptions train_options(const Context& ctx);
 
+// Whether --<key> (a --pe.* option) is a setting without trained parameters
+// of a model trained with `kind`, so a trained model may change it: RoPE/xPos
+// base and scaling (and xPos's own settings), the ALiBi distance scale, the T5
+// max distance. Evaluation (eval_time_pe) and train --init-from share the rule.
+bool pe_setting_without_parameters(const std::string& key, PeKind kind);
+
 // The encoding of a trained model with the eval-time changes given as --pe.*
 // options (RoPE/xPos base and scaling, ALiBi distance scale, T5 max distance):
 // only settings without parameters may change. `train_len` is the default

@@ -13,7 +13,11 @@ namespace pelab::cli {
 
 TrainedRun open_trained_run(const Context& ctx) {
   PELAB_CHECK(ctx.has("run"), "missing --run", "give a run folder written by pelab train, e.g. --run runs/tiny-rope");
-  TrainedRun r{RunFolder::open(ctx.str("run")), {}, {}, 0, {}};
+  return open_trained_run(ctx.str("run"), "--run");
+}
+
+TrainedRun open_trained_run(const std::string& dir, const std::string& option) {
+  TrainedRun r{RunFolder::open(dir, option), {}, {}, 0, {}};
   r.checkpoint = r.folder.read_checkpoint(/*optimizer_state=*/false);
   const std::string source = "the configuration in " + r.folder.file(kCheckpointFile);
   r.config = model_config_from_ini(r.checkpoint.config_ini, source);

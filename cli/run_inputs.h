@@ -1,4 +1,5 @@
-// What the commands that read a trained run share (eval, analyze): the run
+// What the commands that read a trained run share (eval, analyze, and train
+// --init-from for the source run): the run
 // folder and its checkpoint, the model it describes, and the text to score
 // (a dataset split or any file, --data.* / --text).
 #pragma once
@@ -22,6 +23,8 @@ struct TrainedRun {
 
 // --run RUN: the folder, its checkpoint and configuration.
 TrainedRun open_trained_run(const Context& ctx);
+// The same for the run folder `dir`, given as `option` (named in errors).
+TrainedRun open_trained_run(const std::string& dir, const std::string& option);
 
 // The model of `run` with its trained parameters and the encoding `pe`
 // (the trained one, or an eval-time variant from eval_time_pe).

@@ -40,6 +40,11 @@ void write_run_attrs(h5::Group& f, const RunDescription& r, const char* kind) {
   f.set_attr("dataset_dir", r.dataset_dir);
   f.set_attr("dataset_checksum", r.dataset_checksum);
   f.set_attr("dataset_corpus", r.dataset_corpus);
+  // Only a fine-tune has them: files of runs from scratch stay as they were.
+  if (!r.init_from.empty()) {
+    f.set_attr("init_from", r.init_from);
+    f.set_attr("init_from_step", r.init_from_step);
+  }
 }
 
 // A file of this run must say it is one (a decay or dataset file passed by
@@ -289,6 +294,7 @@ Checkpoint RunFolder::read_checkpoint(bool optimizer_state) const {
     c.threads = f.attr_int("threads");
     c.seconds = f.attr_double("train_seconds");
     stored_sum = f.attr_string("state_checksum");
+    if (f.has_attr("init_from_step")) c.init_from_step = f.attr_int("init_from_step");
     PELAB_CHECK(f.shape("params").size() == 1 && f.shape("adam_m") == f.shape("params") &&
                     f.shape("adam_v") == f.shape("params"),
                 "parameter and moment arrays differ in shape", "");
@@ -300,7 +306,8 @@ Checkpoint RunFolder::read_checkpoint(bool optimizer_state) const {
   } catch (const Error& e) {
     throw Error("checkpoint '" + path + "' is not readable (" + e.what() + ")", hint);
   }
-  PELAB_CHECK(c.step >= 0 && c.optimizer_step >= 0 && c.threads >= 0 && c.batcher_state.size() == 3,
+  PELAB_CHECK(c.step >= 0 && c.optimizer_step >= 0 && c.threads >= 0 && c.batcher_state.size() == 3 &&
+                  c.init_from_step >= -1,
               "checkpoint '" << path << "' holds impossible values (step " << c.step << ", optimizer step "
                              << c.optimizer_step << ")",
               hint);

@@ -51,6 +51,10 @@ struct RunDescription {
   std::string dataset_dir, dataset_checksum, dataset_corpus;
   int64_t parameters = 0;
   int threads = 1;
+  // --init-from: the run whose parameters this one started from, and that
+  // run's checkpoint step then ("" and -1 for a run started from scratch).
+  std::string init_from;
+  int64_t init_from_step = -1;
 };
 
 // A checkpoint as read back.
@@ -62,6 +66,7 @@ struct Checkpoint {
   std::string dataset_checksum;
   int64_t threads = 0;
   double seconds = 0;                  // training wall time up to `step`
+  int64_t init_from_step = -1;         // RunDescription::init_from_step (-1: not started with --init-from)
   std::vector<float> params, m, v;     // m, v empty unless read with the optimizer state
 };
 

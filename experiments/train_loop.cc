@@ -110,6 +110,12 @@ int run_training(const RunFolder& folder, const TrainJob& job, const data::Datas
     step = ck->step;
     PELAB_CHECK(step <= t.steps, "the checkpoint is at step " << step << ", past --train.steps " << t.steps,
                 "give --train.steps " << step << " or more to continue");
+  } else if (start.init_params) {
+    PELAB_CHECK(static_cast<int64_t>(start.init_params->size()) == n,
+                "the --init-from checkpoint holds " << start.init_params->size() << " parameters, the configured model has "
+                                                    << n,
+                "keep the source run's --model.* and --pe settings");
+    std::copy(start.init_params->begin(), start.init_params->end(), model.params());
   }
   int64_t stop = t.steps;
   if (t.stop_at > 0) stop = std::min(stop, std::max(t.stop_at, step));
@@ -167,6 +173,9 @@ int run_training(const RunFolder& folder, const TrainJob& job, const data::Datas
              std::to_string(n) + "; T " + std::to_string(T) + " batch " + std::to_string(B) + " steps " +
              std::to_string(t.steps) + " threads " + std::to_string(r.threads));
     log_line("data " + r.dataset_dir + " (" + r.dataset_corpus + ", " + r.dataset_checksum + ")");
+    if (start.init_params)
+      log_line("parameters from " + r.init_from + " (its checkpoint at step " + std::to_string(r.init_from_step) +
+               "); AdamW moments, step, learning-rate schedule and data order start fresh");
     run_eval();
     checkpoint("running");
   } else {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "datasets/batcher.h"
 #include "datasets/dataset.h"
@@ -29,8 +30,12 @@ struct TrainJob {
 };
 
 // Where a training starts: fresh (step 0) or from the folder's checkpoint.
+// A fresh start takes its parameters from init_params when given (--init-from:
+// another run's trained parameters; the AdamW moments, the step, the schedule
+// and the batcher still start fresh), else from the seeded initialisation.
 struct TrainStart {
   const Checkpoint* checkpoint = nullptr;  // null: fresh
+  const std::vector<float>* init_params = nullptr;  // fresh only; null: seeded initialisation
   TrainLogs logs;                          // already cut to the checkpoint's step
   double seconds = 0;                      // training wall time before this invocation
   std::string log_text;                    // log.txt so far

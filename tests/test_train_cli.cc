@@ -1,11 +1,12 @@
 // `pelab train` as a user meets it, on a tiny synthetic text folder prepared
 // with `pelab data prepare --corpus <folder>` (no KJV needed): the run folder's
-// files, loss falling, exact resume, determinism, divergence handling and each
-// bad input giving one clear line.
+// files, loss falling, exact resume, determinism, divergence handling, fine-tunes
+// from a trained run (--init-from) and each bad input giving one clear line.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -211,6 +212,127 @@ TEST_F(TrainCliTest, DivergenceStopsAndKeepsLastGoodCheckpoint) {
   h5::File f = h5::File::open_read((dir_ / "nan/run.h5").string());
   EXPECT_EQ(f.attr_string("status"), "diverged");
   EXPECT_LE(c.attr_int("step"), f.attr_int("step"));
+}
+
+// --init-from: the source's parameters bit for bit at step 0 (a run killed
+// inside its first step, before any update), so the same validation and
+// evaluation losses; the provenance in config.ini, run.h5 and checkpoint.h5.
+TEST_F(TrainCliTest, InitFromStartsWithTheSourceParameters) {
+  make_corpus();
+  ASSERT_EQ(train("--train.steps 30 --data.dir prepared --out src").rc, 0);
+  RunResult r = run_pelab("PELAB_FAILPOINT=train:step '" PELAB_BINARY "' train --init-from src --train.seed 9 --quiet --out ft",
+                          dir_, /*with_binary=*/false);
+  ASSERT_EQ(r.rc, 128 + SIGKILL) << r.err;
+  h5::File s = h5::File::open_read((dir_ / "src/checkpoint.h5").string());
+  h5::File c = h5::File::open_read((dir_ / "ft/checkpoint.h5").string());
+  EXPECT_EQ(c.attr_int("step"), 0);
+  EXPECT_EQ(c.attr_int("optimizer_step"), 0);
+  const auto a = s.read<float>("params"), b = c.read<float>("params");
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "parameters differ from the source's";
+  for (float m : c.read<float>("adam_m")) ASSERT_EQ(m, 0.0f) << "AdamW moments must start fresh";
+  EXPECT_EQ(c.attr_string("init_from"), "src");
+  EXPECT_EQ(c.attr_int("init_from_step"), 30);
+  // Same T, batch and threads: the step-0 validation loss is the source's last, to the bit.
+  const double vs = read("src", "val/loss").back(), vf = read("ft", "val/loss").front();
+  EXPECT_EQ(std::memcmp(&vs, &vf, sizeof(double)), 0) << vs << " vs " << vf;
+  EXPECT_EQ(read("ft", "val/step"), std::vector<double>{0});
+  {
+    h5::File f = h5::File::open_read((dir_ / "ft/run.h5").string());
+    EXPECT_EQ(f.attr_string("init_from"), "src");
+    EXPECT_EQ(f.attr_int("init_from_step"), 30);
+    EXPECT_EQ(f.attr_int("seed"), 9);
+    h5::File g = h5::File::open_read((dir_ / "src/run.h5").string());
+    EXPECT_FALSE(g.has_attr("init_from")) << "a run from scratch has no init_from";
+  }
+  const std::string ini = testing::slurp(dir_ / "ft/config.ini");
+  EXPECT_NE(ini.find("init-from = src"), std::string::npos) << ini;
+  EXPECT_NE(ini.find("dir = prepared"), std::string::npos) << "data.dir inherited: " << ini;
+  EXPECT_NE(testing::slurp(dir_ / "ft/log.txt").find("parameters from src (its checkpoint at step 30)"), std::string::npos);
+  // pelab eval scores both the same.
+  for (const char* run : {"src", "ft"})
+    ASSERT_EQ(run_pelab(std::string("eval --quiet --threads 2 --lengths 32,64 --label e --run ") + run, dir_).rc, 0);
+  EXPECT_EQ(read("src", "eval/e/nonoverlap/nll"), read("ft", "eval/e/nonoverlap/nll"));
+}
+
+// A Position Interpolation fine-tune at twice the length starts near the
+// source's loss, far below a fresh model's ln 256.
+TEST_F(TrainCliTest, InitFromFineTunesAtALongerLength) {
+  make_corpus();
+  ASSERT_EQ(train("--train.steps 40 --data.dir prepared --out src").rc, 0);
+  const double src_loss = read("src", "train/loss").back();
+  RunResult r = run_pelab("train --init-from src --pe.scaling linear --pe.factor 2 --train.length 64 --train.steps 10 "
+                          "--train.lr 2e-3 --train.min-lr 2e-4 --train.warmup 2 --quiet --out ft",
+                          dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // The same model from scratch (src's configuration, at T 64).
+  r = run_pelab("train --config src/config.ini --train.length 64 --train.steps 1 --quiet --out fresh", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const double ft_first = read("ft", "train/loss").front(), fresh_first = read("fresh", "train/loss").front();
+  EXPECT_NEAR(fresh_first, std::log(256.0), 0.3);
+  EXPECT_LT(ft_first, std::log(256.0) - 2.0) << "the fine-tune did not start from the trained parameters";
+  EXPECT_LT(ft_first, src_loss + 1.0) << "source's final loss " << src_loss;
+  h5::File f = h5::File::open_read((dir_ / "ft/run.h5").string());
+  EXPECT_EQ(f.attr_string("pe"), "rope_b10000_linear_s2");
+  EXPECT_EQ(f.attr_int("train_len"), 64);
+  EXPECT_EQ(f.attr_int("steps"), 10);
+  // The scaling's original length defaults to the source's --train.length, as in pelab eval.
+  EXPECT_NE(testing::slurp(dir_ / "ft/config.ini").find("original-length = 32"), std::string::npos);
+}
+
+TEST_F(TrainCliTest, InitFromRefusesAnotherModel) {
+  make_corpus();
+  ASSERT_EQ(train("--train.steps 10 --data.dir prepared --out src").rc, 0);
+  auto init = [&](const std::string& args) { return run_pelab("train --init-from src --quiet " + args, dir_); };
+  expect_clean_failure(init("--model.n-heads 4 --out x"), "--model.n-heads 4 differs from the --init-from run's model.n-heads = 2");
+  expect_clean_failure(init("--pe alibi --out x"), "--pe alibi differs from the --init-from run's pe = rope");
+  expect_clean_failure(init("--model.d-model 64 --out x"), "model.d-model");
+  expect_clean_failure(init("--pe.layout interleaved --out x"), "pe.layout");  // pairs the trained Wq/Wk dims
+  std::ofstream(dir_ / "other.ini") << "[model]\nnorm = rmsnorm\n";
+  expect_clean_failure(init("--config other.ini --out x"), "model.norm");
+  EXPECT_FALSE(fs::exists(dir_ / "x"));
+  // With --resume; without --out; a folder that is not a trained run.
+  expect_clean_failure(run_pelab("train --resume src --init-from src --quiet", dir_), "--init-from and --resume both given");
+  expect_clean_failure(init(""), "missing --out");
+  expect_clean_failure(run_pelab("train --init-from nowhere --quiet --out x", dir_), "does not exist");
+  fs::create_directories(dir_ / "empty");
+  expect_clean_failure(run_pelab("train --init-from empty --quiet --out x", dir_), "no checkpoint");
+  EXPECT_FALSE(fs::exists(dir_ / "x"));
+}
+
+// A fine-tune resumes like any run: from its own checkpoint, bit for bit
+// (re-reading the source at step 5 would change every later loss); killed
+// before its first checkpoint, it starts again from the source's parameters.
+TEST_F(TrainCliTest, InitFromResumes) {
+  make_corpus();
+  ASSERT_EQ(train("--train.steps 20 --data.dir prepared --out src").rc, 0);
+  const std::string ft = "train --init-from src --pe.scaling linear --pe.factor 2 --train.length 64 --train.steps 10 "
+                         "--train.eval-every 5 --quiet ";
+  ASSERT_EQ(run_pelab(ft + "--out straight", dir_).rc, 0);
+  ASSERT_EQ(run_pelab(ft + "--train.stop-at 5 --out split", dir_).rc, 0);
+  RunResult r = run_pelab("train --resume split --quiet", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_pelab("PELAB_FAILPOINT=text:config.ini:after_rename '" PELAB_BINARY "' " + ft + "--out early", dir_,
+                /*with_binary=*/false);
+  ASSERT_EQ(r.rc, 128 + SIGKILL) << r.err;
+  ASSERT_FALSE(fs::exists(dir_ / "early/checkpoint.h5"));
+  r = run_pelab("train --resume early --quiet", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  for (const char* run : {"split", "early"}) {
+    SCOPED_TRACE(run);
+    for (const char* name : {"train/loss", "val/loss"}) {
+      const auto a = read("straight", name), b = read(run, name);
+      ASSERT_EQ(a.size(), b.size()) << name;
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)), 0) << name;
+    }
+    h5::File f = h5::File::open_read((dir_ / run / "run.h5").string());
+    EXPECT_EQ(f.attr_string("init_from"), "src");
+    EXPECT_EQ(f.attr_int("init_from_step"), 20);
+    EXPECT_NE(testing::slurp(dir_ / run / "config.ini").find("init-from = src"), std::string::npos);
+  }
+  h5::File a = h5::File::open_read((dir_ / "straight/checkpoint.h5").string());
+  h5::File b = h5::File::open_read((dir_ / "split/checkpoint.h5").string());
+  EXPECT_EQ(a.attr_string("state_checksum"), b.attr_string("state_checksum"));
 }
 
 }  // namespace
