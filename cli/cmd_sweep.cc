@@ -47,6 +47,8 @@ void check_sweep_options(const Sweep& s) {
   };
   for (const auto& a : s.axes) check("train", a.key, "[axes]");
   for (const auto& [k, v] : s.set) check("train", k, "[set]");
+  for (const auto& f : s.finetunes)
+    for (const auto& [k, v] : f.options) check("train", k, "[finetune." + f.label + "]");
   for (const auto& st : s.stages)
     for (const auto& [k, v] : st.options) check(st.command, k, "[" + st.command + "." + st.label + "]");
   std::error_code ec;

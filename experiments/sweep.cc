@@ -110,6 +110,17 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
       const std::string key = k.substr(4);
       PELAB_CHECK(!kReserved.count(key), where << ": the sweep sets '" << key << "' itself", "remove the line");
       add_option(s.set, key, e.value, where);
+    } else if (starts_with(k, "finetune.")) {
+      const size_t dot = k.find('.', 9);
+      PELAB_CHECK(dot != std::string::npos, where << ": '" << k << "' names no option",
+                  "write a fine-tune as a section [finetune.LABEL] with pelab train options as keys");
+      const std::string label = k.substr(9, dot - 9), option = k.substr(dot + 1);
+      PELAB_CHECK(safe_name(label), where << ": fine-tune label '" << label << "' is not a folder name",
+                  "use letters, digits, '_', '+' and '-'");
+      PELAB_CHECK(!kReserved.count(option), where << ": the sweep sets '" << option << "' itself", "remove the line");
+      auto it = std::find_if(s.finetunes.begin(), s.finetunes.end(), [&](const auto& f) { return f.label == label; });
+      if (it == s.finetunes.end()) it = s.finetunes.insert(s.finetunes.end(), {label, {}});
+      add_option(it->options, option, e.value, where);
     } else if (starts_with(k, "eval.") || starts_with(k, "analyze.")) {
       const size_t dot1 = k.find('.');
       const size_t dot2 = k.find('.', dot1 + 1);
@@ -123,9 +134,10 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
       const std::string id = command + "." + label;
       if (!stage_index.count(id)) {
         stage_index[id] = s.stages.size();
-        s.stages.push_back({command, label, {}});
+        s.stages.push_back({command, label, "", {}});
       }
-      add_option(s.stages[stage_index[id]].options, option, e.value, where);
+      if (option == "on") s.stages[stage_index[id]].on = e.value;
+      else add_option(s.stages[stage_index[id]].options, option, e.value, where);
     } else {
       throw Error(where + ": unknown key '" + k + "'",
                   "a sweep has [sweep] name/config/out, [axes], [set], [eval.LABEL] and [analyze.LABEL] sections");
@@ -135,6 +147,11 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
   PELAB_CHECK(!s.base_config.empty(), source << ": no [sweep] config",
               "add 'config = experiments/configs/tiny.ini' under [" << prefix << "sweep]");
   if (s.out.empty()) s.out = "runs/sweeps/" + s.name;
+  for (const auto& st : s.stages)
+    PELAB_CHECK(st.on.empty() || std::any_of(s.finetunes.begin(), s.finetunes.end(),
+                                             [&](const auto& f) { return f.label == st.on; }),
+                source << ": [" << st.command << "." << st.label << "] is on '" << st.on << "', which is no fine-tune",
+                "add a [finetune." << st.on << "] section, or remove 'on'");
   std::set<std::string> axis_keys;
   for (const auto& a : s.axes) {
     PELAB_CHECK(axis_keys.insert(a.key).second, source << ": axis '" << a.key << "' given twice", "keep one");
@@ -211,7 +228,8 @@ std::vector<std::string> train_command(const Sweep& s, const SweepPoint& p, cons
 
 std::vector<std::string> stage_command(const Sweep& s, const SweepStage& st, const SweepPoint& p,
                                        const std::string& pelab, long long T) {
-  std::vector<std::string> cmd = {pelab, st.command, "--run", p.dir, "--label", st.label, "--quiet"};
+  const std::string run = st.on.empty() ? p.dir : finetune_dir(p, st.on);
+  std::vector<std::string> cmd = {pelab, st.command, "--run", run, "--label", st.label, "--quiet"};
   for (const auto& [k, v] : st.options) {
     const std::string where = s.source + " [" + st.command + "." + st.label + "] " + k;
     cmd.insert(cmd.end(), {"--" + k, has_multiple_of_T(v) ? expand_lengths(v, T, where) : v});
@@ -223,41 +241,64 @@ bool needs_train_length(const Sweep& s) {
   for (const auto& st : s.stages)
     for (const auto& [k, v] : st.options)
       if (has_multiple_of_T(v)) return true;
+  for (const auto& f : s.finetunes)
+    for (const auto& [k, v] : f.options)
+      if (has_multiple_of_T(v)) return true;
   return false;
+}
+
+// "done": nothing to run; "resume": config.ini without a finished training; "": nothing there.
+std::string training_state(const std::string& dir) {
+  if (!fs::is_directory(dir)) return "";
+  if (fs::exists(fs::path(dir) / kRunFile) &&
+      h5::File::open_read((fs::path(dir) / kRunFile).string()).attr_string("status") == "done")
+    return "done";
+  return fs::exists(fs::path(dir) / kConfigFile) ? "resume" : "";
 }
 
 }  // namespace
 
+std::string finetune_dir(const SweepPoint& p, const std::string& label) { return p.dir + "+" + label; }
+
 std::vector<std::vector<std::string>> point_commands(const Sweep& s, const SweepPoint& p, const std::string& pelab) {
   std::vector<std::vector<std::string>> cmds = {train_command(s, p, pelab)};
   const long long T = needs_train_length(s) ? point_train_length(s, p) : 0;
+  for (const auto& f : s.finetunes) {
+    std::vector<std::string> cmd = {pelab, "train", "--init-from", p.dir, "--out", finetune_dir(p, f.label), "--quiet"};
+    for (const auto& [k, v] : f.options) {
+      const std::string where = s.source + " [finetune." + f.label + "] " + k;
+      cmd.insert(cmd.end(), {"--" + k, has_multiple_of_T(v) ? expand_lengths(v, T, where) : v});
+    }
+    cmds.push_back(std::move(cmd));
+  }
   for (const auto& st : s.stages) cmds.push_back(stage_command(s, st, p, pelab, T));
   return cmds;
 }
 
 std::vector<std::vector<std::string>> pending_commands(const Sweep& s, const SweepPoint& p, const std::string& pelab) {
-  std::vector<std::vector<std::string>> all = point_commands(s, p, pelab);
+  const std::vector<std::vector<std::string>> all = point_commands(s, p, pelab);
   std::vector<std::vector<std::string>> out;
-  const bool exists = fs::is_directory(p.dir);
-  std::string status;
-  if (exists && fs::exists(fs::path(p.dir) / kRunFile))
-    status = h5::File::open_read((fs::path(p.dir) / kRunFile).string()).attr_string("status");
-  if (status == "done") {
-    // trained; the stages below decide
-  } else if (exists && fs::exists(fs::path(p.dir) / kConfigFile)) {
-    out.push_back({pelab, "train", "--resume", p.dir, "--quiet"});
-  } else {
-    out.push_back(all[0]);
+  // The trainings: the point's, then its fine-tunes (each needs the point trained).
+  std::vector<std::string> dirs = {p.dir};
+  for (const auto& f : s.finetunes) dirs.push_back(finetune_dir(p, f.label));
+  std::map<std::string, bool> trained;  // dir -> done before this run
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    const std::string state = training_state(dirs[i]);
+    trained[dirs[i]] = state == "done";
+    if (state == "resume") out.push_back({pelab, "train", "--resume", dirs[i], "--quiet"});
+    else if (state.empty()) out.push_back(all[i]);
   }
-  if (!out.empty()) {
-    out.insert(out.end(), all.begin() + 1, all.end());
-    return out;
-  }
-  const RunFolder folder = RunFolder::open(p.dir);
-  const auto eval_labels = folder.result_labels("eval"), analyze_labels = folder.result_labels("analyze");
+  // The stages whose label is missing in the run they read.
+  const size_t first_stage = dirs.size();
   for (size_t i = 0; i < s.stages.size(); ++i) {
-    const auto& labels = s.stages[i].command == "eval" ? eval_labels : analyze_labels;
-    if (std::find(labels.begin(), labels.end(), s.stages[i].label) == labels.end()) out.push_back(all[i + 1]);
+    const SweepStage& st = s.stages[i];
+    const std::string dir = st.on.empty() ? p.dir : finetune_dir(p, st.on);
+    bool done = false;
+    if (trained[dir]) {
+      const auto labels = RunFolder::open(dir).result_labels(st.command);
+      done = std::find(labels.begin(), labels.end(), st.label) != labels.end();
+    }
+    if (!done) out.push_back(all[first_stage + i]);
   }
   return out;
 }

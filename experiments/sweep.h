@@ -14,6 +14,13 @@
 //   lengths = 1T, 2T, 4T         kT: k times the point's training length
 //   [analyze.default]            one `pelab analyze --label default` per point
 //   length = 16T
+//   [finetune.pi4]               `pelab train --init-from <point>` into <point>+pi4
+//   pe.scaling = linear
+//   pe.factor = 4
+//   train.length = 4T
+//   [eval.pi4-ft]                a stage with `on = pi4` evaluates the fine-tuned run
+//   on = pi4
+//   lengths = 4T
 //
 // A point is a run folder <out>/<name>, its name built from its axis values
 // ("pe-rope_train.seed-1"), so it is stable while the axes are. Running a
@@ -41,7 +48,14 @@ struct SweepAxis {
 struct SweepStage {
   std::string command;  // "eval" | "analyze"
   std::string label;    // its --label
+  std::string on;       // a fine-tune's label: run on <point>+<on>; empty: on the point
   Options options;      // its other options (values may hold kT)
+};
+
+// A fine-tune of every point: `pelab train --init-from <point> --out <point>+<label>`.
+struct SweepFinetune {
+  std::string label;
+  Options options;  // `pelab train` options (values may hold kT, T being the point's)
 };
 
 struct Sweep {
@@ -51,6 +65,7 @@ struct Sweep {
   std::string out;          // folder of the run folders
   std::vector<SweepAxis> axes;
   Options set;
+  std::vector<SweepFinetune> finetunes;
   std::vector<SweepStage> stages;
 };
 
@@ -69,16 +84,20 @@ struct SweepPoint {
 // The product of the axes, the last axis varying fastest.
 std::vector<SweepPoint> sweep_points(const Sweep& s);
 
+// The run folder of a point's fine-tune: "<point dir>+<label>".
+std::string finetune_dir(const SweepPoint& p, const std::string& label);
+
 // The training length of a point: its axis or [set] value of train.length,
 // else the base config's (for kT in stage options).
 long long point_train_length(const Sweep& s, const SweepPoint& p);
 
-// Every command of a point from scratch (train, then each stage), as argv with
+// Every command of a point from scratch (train, its fine-tunes, then each stage), as argv with
 // `pelab` as the program; what --dry-run prints and the Slurm manifest lists.
 std::vector<std::vector<std::string>> point_commands(const Sweep& s, const SweepPoint& p, const std::string& pelab);
 
-// What is left to run for a point: nothing for a finished training, a
-// --resume for an interrupted one, and the stages whose label is missing.
+// What is left to run for a point: nothing for a finished training (or
+// fine-tune), a --resume for an interrupted one, and the stages whose label is
+// missing in the run they evaluate.
 std::vector<std::vector<std::string>> pending_commands(const Sweep& s, const SweepPoint& p, const std::string& pelab);
 
 // Runs a point's pending commands in order with `threads` OpenMP threads each,

@@ -65,6 +65,26 @@ void read_analyze(const h5::Group& g, const std::string& label, PointResult& r) 
   r.analyze[label] = std::move(a);
 }
 
+// The results of a point's fine-tune, under "<label>:<result label>".
+void read_finetune(const std::string& dir, const std::string& ft, PointResult& r) {
+  if (!fs::exists(fs::path(dir) / kRunFile)) return;
+  const std::string path = (fs::path(dir) / kRunFile).string();
+  PointResult f;
+  try {
+    const h5::File file = h5::File::open_read(path);
+    if (file.has("eval"))
+      for (const auto& label : file.open_group("eval").children()) read_eval(file.open_group("eval/" + label), label, f);
+    if (file.has("analyze"))
+      for (const auto& label : file.open_group("analyze").children())
+        read_analyze(file.open_group("analyze/" + label), label, f);
+  } catch (const Error& e) {
+    throw Error("cannot summarize '" + path + "': " + e.what(), "rerun that fine-tune, or remove its folder");
+  }
+  for (auto& [k, v] : f.eval) r.eval[ft + ":" + k] = std::move(v);
+  for (auto& [k, v] : f.probe) r.probe[ft + ":" + k] = std::move(v);
+  for (auto& [k, v] : f.analyze) r.analyze[ft + ":" + k] = std::move(v);
+}
+
 PointResult read_point(const SweepPoint& p) {
   PointResult r;
   r.point = p;
@@ -109,9 +129,13 @@ std::string cell(double x, const char* fmt = "%.4g") {
 
 }  // namespace
 
-std::vector<PointResult> collect_results(const Sweep&, const std::vector<SweepPoint>& points) {
+std::vector<PointResult> collect_results(const Sweep& s, const std::vector<SweepPoint>& points) {
   std::vector<PointResult> out;
-  for (const auto& p : points) out.push_back(read_point(p));
+  for (const auto& p : points) {
+    out.push_back(read_point(p));
+    if (out.back().trained)
+      for (const auto& f : s.finetunes) read_finetune(finetune_dir(p, f.label), f.label, out.back());
+  }
   return out;
 }
 

@@ -40,6 +40,7 @@ struct PointResult {
   double train_loss = 0;        // mean of the last 10 logged steps (nan without logs)
   double val_loss = 0;          // the last validation loss (nan without one)
   double param_norm = 0;        // L2 norm of the checkpoint's parameters (nan without one)
+  // A fine-tune's results are keyed "<fine-tune>:<label>" (docs/sweeps.md).
   std::map<std::string, EvalCurve> eval;        // "label/protocol"
   std::map<std::string, ProbeGrid> probe;       // label
   std::map<std::string, AnalyzeIndices> analyze;  // label

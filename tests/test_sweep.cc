@@ -14,6 +14,7 @@
 #include "core/ini.h"
 #include "experiments/claim.h"
 #include "experiments/sweep.h"
+#include "experiments/sweep_summary.h"
 
 namespace pelab {
 namespace {
@@ -53,6 +54,20 @@ TEST(Sweep, CommandsExpandMultiplesOfTheTrainingLength) {
   EXPECT_EQ(cmds[1], (std::vector<std::string>{"pelab", "eval", "--run", "runs/s/pe-rope_train.seed-2", "--label", "far",
                                                "--quiet", "--lengths", "16,64,100"}));
   EXPECT_EQ(cmds[2].back(), "32");
+}
+
+TEST(Sweep, FineTunesRunFromTheirPointAndStagesCanEvaluateThem) {
+  const Sweep s = sweep_of(std::string(kSweep) +
+                           "[finetune.pi4]\npe.scaling = linear\npe.factor = 4\ntrain.length = 4T\n"
+                           "[eval.pi4-far]\non = pi4\nlengths = 4T\n");
+  const auto cmds = point_commands(s, sweep_points(s)[0], "pelab");
+  ASSERT_EQ(cmds.size(), 5u);  // train, the fine-tune, three stages
+  EXPECT_EQ(cmds[1], (std::vector<std::string>{"pelab", "train", "--init-from", "runs/s/pe-rope_train.seed-1", "--out",
+                                               "runs/s/pe-rope_train.seed-1+pi4", "--quiet", "--pe.scaling", "linear",
+                                               "--pe.factor", "4", "--train.length", "64"}));
+  EXPECT_EQ(cmds[4], (std::vector<std::string>{"pelab", "eval", "--run", "runs/s/pe-rope_train.seed-1+pi4", "--label",
+                                               "pi4-far", "--quiet", "--lengths", "64"}));
+  EXPECT_THROW(sweep_of(std::string(kSweep) + "[eval.x]\non = nothing\nlengths = 4\n"), Error);
 }
 
 TEST(Sweep, BadFilesAreClearErrors) {
@@ -209,6 +224,30 @@ TEST_F(SweepCliTest, ReportHasTheTablesAndAPngAndSvgPerFigure) {
     }
   expect_clean_failure(run_pelab("report nowhere --out report", dir_), "'nowhere' is not a folder");
   expect_clean_failure(run_pelab("report data --out report", dir_), "holds no run.h5");
+}
+
+TEST_F(SweepCliTest, FineTuneAndItsEvaluationEnterTheSummaryAndChecks) {
+  std::ofstream(dir_ / "ft.ini") << "[sweep]\nname = ft\nconfig = base.ini\nout = out/ft\n[axes]\npe = rope\n"
+                                    "[finetune.pi2]\npe.scaling = linear\npe.factor = 2\ntrain.length = 2T\n"
+                                    "train.steps = 6\ntrain.lr = 1e-3\n"
+                                    "[eval.far]\nlengths = 2T\neval.max-tokens = 128\n"
+                                    "[eval.far-ft]\non = pi2\nlengths = 2T\neval.max-tokens = 128\n";
+  RunResult r = run_pelab("sweep --config ft.ini --threads 2", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const h5::File f = h5::File::open_read((dir_ / "out/ft/pe-rope+pi2/run.h5").string());
+  EXPECT_EQ(f.attr_string("init_from"), "out/ft/pe-rope");
+  const h5::File s = h5::File::open_read((dir_ / "out/ft/summary.h5").string());
+  EXPECT_TRUE(s.has("points/pe-rope/eval/pi2:far-ft/nonoverlap/ppl"));
+  const Sweep sw = read_sweep_file((dir_ / "ft.ini").string());
+  Sweep moved = sw;
+  moved.out = (dir_ / "out/ft").string();
+  const auto results = collect_results(moved, sweep_points(moved));
+  const Verdict v = evaluate_check("ppl(eval=pi2:far-ft, L=2T) > 0 and ppl(eval=far, L=2T) > 0", results);
+  EXPECT_TRUE(v.pass) << v.detail;
+  // Rerun: nothing left to do.
+  const std::string log = slurp(dir_ / "out/ft/logs/pe-rope.log");
+  ASSERT_EQ(run_pelab("sweep --config ft.ini", dir_).rc, 0);
+  EXPECT_EQ(slurp(dir_ / "out/ft/logs/pe-rope.log"), log);
 }
 
 TEST_F(SweepCliTest, DryRunListsOnePointPerLine) {
