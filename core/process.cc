@@ -17,7 +17,8 @@ extern char** environ;
 namespace pelab {
 
 int run_process(const std::vector<std::string>& argv, const std::string& log_path,
-                const std::vector<std::pair<std::string, std::string>>& env) {
+                const std::vector<std::pair<std::string, std::string>>& env, const std::string& program) {
+  const std::string path = program.empty() ? (argv.empty() ? std::string() : argv[0]) : program;
   PELAB_CHECK(!argv.empty(), "internal: run_process without a program", "this is a bug in pelab");
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -42,7 +43,7 @@ int run_process(const std::vector<std::string>& argv, const std::string& log_pat
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), envp.data());
+  const int rc = posix_spawn(&pid, path.c_str(), &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   PELAB_CHECK(rc == 0, "cannot start '" << argv[0] << "': " << std::strerror(rc),
               "check that the program exists and that " << log_path << " can be written");
@@ -73,7 +74,11 @@ std::string self_executable() {
   std::error_code ec;
   const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   PELAB_CHECK(!ec, "cannot find the pelab executable (/proc/self/exe): " << ec.message(), "run pelab on Linux");
-  return p.string();
+  std::string s = p.string();
+  const std::string deleted = " (deleted)";  // rebuilt since this process started: name the new file
+  if (s.size() > deleted.size() && s.compare(s.size() - deleted.size(), deleted.size(), deleted) == 0)
+    s.resize(s.size() - deleted.size());
+  return s;
 }
 
 }  // namespace pelab

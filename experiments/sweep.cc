@@ -311,7 +311,9 @@ int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int
   const std::string log = (logs / (p.name + ".log")).string();
   for (const auto& cmd : pending_commands(s, p, pelab)) {
     append_line(log, "# " + now_text() + " (" + std::to_string(threads) + " threads)\n$ " + shell_command(cmd));
-    const int rc = run_process(cmd, log, {{"OMP_NUM_THREADS", std::to_string(threads)}});
+    // The commands name pelab by its path; this very binary runs them (kSelfExe), also after a rebuild.
+    const bool self = cmd[0] == pelab && pelab == self_executable();
+    const int rc = run_process(cmd, log, {{"OMP_NUM_THREADS", std::to_string(threads)}}, self ? kSelfExe : "");
     if (rc != 0) {
       append_line(log, "# exit status " + std::to_string(rc));
       if (failed) *failed = shell_command(cmd);
