@@ -56,7 +56,7 @@ void write_verdicts(const std::string& out, const std::vector<Claim>& claims) {
 
 Outcome reproduce_one(const Claim& c, const std::string& budget, const Context& ctx, int jobs, int threads) {
   Sweep s = budget == "quick" ? c.quick : c.full;
-  s.out = (fs::path(ctx.str("out")) / c.name / budget).string();
+  s.out = (fs::path(ctx.str("out")) / c.name / budget).string();  // a claim's own `runs` folder stays
   check_sweep_options(s);
   std::fprintf(stderr, "reproduce %s (%s): %zu point(s) into %s\n", c.name.c_str(), budget.c_str(),
                sweep_points(s).size(), s.out.c_str());
@@ -79,7 +79,7 @@ Outcome reproduce_one(const Claim& c, const std::string& budget, const Context& 
   const std::string block = "## " + c.name + " (" + budget + "): " + o.verdict + "\n\n" + "- paper: " + c.paper +
                             "\n- claim: " + c.statement + "\n- check: `" + c.check + "`" +
                             (c.check_means.empty() ? "" : " (" + c.check_means + ")") + "\n- ours:  " + o.detail +
-                            "\n- paper's numbers: " + c.paper_numbers + "\n- runs: " + s.out + " (summary.md)\n";
+                            "\n- paper's numbers: " + c.paper_numbers + "\n- runs: " + (s.runs.empty() ? s.out : s.runs) + " (summary: " + s.out + "/summary.md)\n";
   write_text_atomic((fs::path(s.out) / "verdict.md").string(), block);
   write_text_atomic((fs::path(s.out) / "verdict.row").string(),
                     "| " + c.name + " | " + budget + " | " + o.verdict + " | " + one_line(o.detail) + " |\n");
@@ -118,7 +118,7 @@ int run_reproduce(Context& ctx) {
   if (ctx.flag("dry-run")) {
     for (const Claim* c : chosen) {
       Sweep s = budget == "quick" ? c->quick : c->full;
-      s.out = (fs::path(ctx.str("out")) / c->name / budget).string();
+      s.out = (fs::path(ctx.str("out")) / c->name / budget).string();  // a claim's own `runs` folder stays
       check_sweep_options(s);
       for (const auto& p : sweep_points(s)) {
         std::vector<std::string> cmds;

@@ -139,7 +139,7 @@ int run_sweep_command(Context& ctx) {
   PELAB_CHECK(ctx.has("config"), "missing --config", "name the sweep file, e.g. --config experiments/sweeps/encodings-tiny.ini");
   const std::string file = ctx.str("config");
   Sweep s = read_sweep_file(file);
-  if (ctx.has("out")) s.out = ctx.str("out");
+  if (ctx.has("out")) s.out = ctx.str("out");  // the sweep's `runs` folder, when it names one, stays
   check_sweep_options(s);
   const auto points = sweep_points(s);
   const int threads = resolve_threads(ctx.integer("threads"));

@@ -95,6 +95,8 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
       s.base_config = e.value;
     } else if (k == "sweep.out") {
       s.out = e.value;
+    } else if (k == "sweep.runs") {
+      s.runs = e.value;
     } else if (starts_with(k, "axes.")) {
       SweepAxis a{k.substr(5), {}};
       PELAB_CHECK(!kReserved.count(a.key), where << ": the sweep sets '" << a.key << "' itself", "remove the line");
@@ -190,7 +192,7 @@ std::vector<SweepPoint> sweep_points(const Sweep& s) {
     PELAB_CHECK(names.insert(p.name).second, s.source << ": two points are both named '" << p.name << "'",
                 "axis values that differ only in characters other than letters, digits, '.', '+' and '-' "
                 "give the same folder; rename one");
-    p.dir = (fs::path(s.out) / p.name).string();
+    p.dir = (fs::path(s.runs.empty() ? s.out : s.runs) / p.name).string();
     points.push_back(std::move(p));
   }
   return points;

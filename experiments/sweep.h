@@ -5,6 +5,7 @@
 //   name = encodings-tiny
 //   config = experiments/configs/tiny.ini
 //   out = runs/sweeps/encodings-tiny
+//   runs = runs/shared/tiny      (optional: run folders shared with other sweeps)
 //   [axes]                       the product of these lists is the points
 //   pe = sinusoidal, rope, alibi
 //   train.seed = 1, 2
@@ -62,7 +63,8 @@ struct Sweep {
   std::string name;
   std::string source;       // names the file in errors
   std::string base_config;  // --config of every training
-  std::string out;          // folder of the run folders
+  std::string out;          // folder of logs/, summary.h5 and summary.md; of the run folders unless `runs`
+  std::string runs;         // folder of the run folders when they are shared with other sweeps ("": out)
   std::vector<SweepAxis> axes;
   Options set;
   std::vector<SweepFinetune> finetunes;
@@ -78,7 +80,7 @@ struct SweepPoint {
   int index = 0;
   std::string name;   // "pe-rope_train.seed-1"; "base" without axes
   Options settings;   // axis key -> value
-  std::string dir;    // <out>/<name>
+  std::string dir;    // <runs or out>/<name>
 };
 
 // The product of the axes, the last axis varying fastest.

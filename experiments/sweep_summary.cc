@@ -151,7 +151,8 @@ std::string summary_markdown(const Sweep& s, const std::vector<PointResult>& res
   }
   std::ostringstream os;
   os << "# Sweep " << s.name << "\n\n"
-     << "Base config `" << s.base_config << "`, " << results.size() << " point(s) in `" << s.out << "`. "
+     << "Base config `" << s.base_config << "`, " << results.size() << " point(s) in `"
+     << (s.runs.empty() ? s.out : s.runs) << "`. "
      << "Losses in nats per byte (train: mean of the last 10 logged steps; val: the last evaluation); "
      << "ppl: perplexity per byte at each evaluation length (label/protocol).\n\n|";
   for (const auto& a : s.axes) os << " " << a.key << " |";

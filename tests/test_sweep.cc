@@ -41,6 +41,9 @@ TEST(Sweep, PointsAreTheProductOfTheAxesLastFastest) {
   EXPECT_EQ(points[3].name, "pe-alibi_train.seed-1");
   EXPECT_EQ(points[5].dir, "runs/s/pe-alibi_train.seed-3");
   EXPECT_EQ(points[4].settings, (Options{{"pe", "alibi"}, {"train.seed", "2"}}));
+  // A `runs` folder shared with other sweeps holds the run folders; logs and summary stay in out.
+  const Sweep shared = sweep_of(std::string(kSweep) + "[sweep]\nruns = runs/shared\n");
+  EXPECT_EQ(sweep_points(shared)[5].dir, "runs/shared/pe-alibi_train.seed-3");
 }
 
 TEST(Sweep, CommandsExpandMultiplesOfTheTrainingLength) {
