@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -39,6 +42,16 @@ inline RunResult run_pelab(const std::string& args, const std::filesystem::path&
   std::filesystem::remove(out);
   std::filesystem::remove(err);
   return r;
+}
+
+// A refused input: a non-zero exit that is not a signal, and exactly one line
+// on stderr, "pelab: error: ...", containing `needle`.
+inline void expect_clean_failure(const RunResult& r, const std::string& needle) {
+  EXPECT_NE(r.rc, 0);
+  EXPECT_LT(r.rc, 128) << "killed by a signal";
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
+  EXPECT_EQ(r.err.rfind("pelab: error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
 }
 
 }  // namespace pelab::testing

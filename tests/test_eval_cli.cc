@@ -23,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::run_pelab;
 using testing::RunResult;
+using testing::expect_clean_failure;
 
 const int64_t kT = 32;
 
@@ -59,14 +60,6 @@ class EvalCliTest : public ::testing::Test {
   static std::vector<double> read(const std::string& run, const std::string& name) {
     h5::File f = h5::File::open_read((dir_ / run / "run.h5").string());
     return f.read<double>(name);
-  }
-
-  void expect_clean_failure(const RunResult& r, const std::string& needle) {
-    EXPECT_NE(r.rc, 0);
-    EXPECT_LT(r.rc, 128) << "killed by a signal";
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("pelab: error: ", 0), 0u) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
   }
 
   static fs::path dir_;

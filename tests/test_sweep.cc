@@ -22,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::run_pelab;
 using testing::RunResult;
+using testing::expect_clean_failure;
 using testing::slurp;
 
 Sweep sweep_of(const std::string& text) { return parse_sweep(parse_ini(text, "test"), "", "test"); }
@@ -166,14 +167,6 @@ class SweepCliTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
   void SetUp() override { ASSERT_TRUE(ok_) << "could not prepare the data in " << dir_; }
-
-  static void expect_clean_failure(const RunResult& r, const std::string& needle) {
-    EXPECT_NE(r.rc, 0);
-    EXPECT_LT(r.rc, 128) << "killed by a signal";
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("pelab: error: ", 0), 0u) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
-  }
 
   static fs::path dir_;
   static bool ok_;

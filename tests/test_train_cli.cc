@@ -20,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::run_pelab;
 using testing::RunResult;
+using testing::expect_clean_failure;
 
 // d_model 32, 1 layer, T 32: each step takes about a millisecond.
 const std::string kModel =
@@ -60,14 +61,6 @@ class TrainCliTest : public ::testing::Test {
   }
 
   RunResult train(const std::string& args) { return run_pelab("train " + kModel + args, dir_); }
-
-  void expect_clean_failure(const RunResult& r, const std::string& needle) {
-    EXPECT_NE(r.rc, 0);
-    EXPECT_LT(r.rc, 128) << "killed by a signal";
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr: " << r.err;
-    EXPECT_EQ(r.err.rfind("pelab: error: ", 0), 0u) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
-  }
 
   std::vector<double> read(const std::string& run, const std::string& name) {
     h5::File f = h5::File::open_read((dir_ / run / "run.h5").string());
