@@ -49,7 +49,8 @@ std::string Context::resolved_ini() const {
   std::map<std::string, std::vector<std::string>> sections;
   for (const auto& opt : desc_->options()) {
     const std::string& name = opt->long_name();
-    if (name == "config" || name == "help" || !vm_.count(name)) continue;
+    // What the command was asked to do, not how: never part of a saved configuration.
+    if (name == "config" || name == "help" || name == "print-config" || !vm_.count(name)) continue;
     const auto& v = vm_[name].value();
     std::string value;
     if (auto* s = boost::any_cast<std::string>(&v)) value = *s;

@@ -31,7 +31,10 @@ void train_command_options(po::options_description_easy_init& o) {
    ("init-from", po::value<std::string>(),
     "trained run folder whose checkpoint's parameters start a new run (--out): a fine-tune; its config.ini is the base "
     "configuration, --config and the command line override it")
-   ("quiet", po::bool_switch(), "no progress line on stderr");
+   ("quiet", po::bool_switch(), "no progress line on stderr")
+   ("print-config", po::bool_switch(),
+    "print the configuration a fresh run would save as config.ini and exit without training (a sweep compares it "
+    "with existing runs to train each model once)");
 }
 
 namespace {
@@ -41,17 +44,9 @@ namespace {
 // data itself is checked by checksum), and per-invocation switches.
 const std::set<std::string> kResumeMayChange = {
     "train.steps", "train.tokens", "train.log-every", "train.eval-every", "train.checkpoint-every",
-    "train.stop-at", "train.threads", "data.dir", "quiet", "resume", "out", "config", "help"};
+    "train.stop-at", "train.threads", "data.dir", "quiet", "resume", "out", "config", "help", "print-config"};
 // Not carried over from the saved configuration into a resumed run.
 const std::set<std::string> kNotInherited = {"train.stop-at", "quiet", "resume", "out"};
-
-bool same_value(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  char* ea = nullptr;
-  char* eb = nullptr;
-  const double x = std::strtod(a.c_str(), &ea), y = std::strtod(b.c_str(), &eb);
-  return !a.empty() && !b.empty() && *ea == '\0' && *eb == '\0' && x == y;
-}
 
 std::string any_to_string(const boost::any& v) {
   if (auto* s = boost::any_cast<std::string>(&v)) return *s;
@@ -115,7 +110,7 @@ void check_same_model(const po::variables_map& source, const po::variables_map& 
     if (!model_key || pe_setting_without_parameters(key, kind)) continue;
     const std::string was = source.count(key) ? any_to_string(source[key].value()) : std::string("(unset)");
     const std::string is = now.count(key) ? any_to_string(now[key].value()) : std::string("(unset)");
-    PELAB_CHECK(same_value(was, is),
+    PELAB_CHECK(same_text_or_number(was, is),
                 "--" << key << " " << is << " differs from the --init-from run's " << key << " = " << was << " ("
                      << src_dir << ")",
                 "a fine-tune keeps the source's model (--model.*, --pe and encoding settings with trained parameters; "
@@ -201,7 +196,7 @@ int run_resume(Context& outer) {
     if (kResumeMayChange.count(key)) continue;
     auto it = saved.find(key);
     const std::string old = it == saved.end() ? std::string("(unset)") : it->second;
-    PELAB_CHECK(it != saved.end() && same_value(old, value),
+    PELAB_CHECK(it != saved.end() && same_text_or_number(old, value),
                 "--" << key << " " << value << " differs from the checkpoint's " << key << " = " << old << " in " << dir,
                 "a resumed run keeps its configuration (only --train.steps/--train.tokens, logging cadence, threads and "
                 "--data.dir may change); drop --"
@@ -272,7 +267,7 @@ int run_init_from(Context& outer) {
   // A scaling names its original length; as pelab eval does, that is RUN's --train.length.
   auto it = merged.find("pe.original-length");
   if (source.config.pe.family() == PeFamily::QK_TRANSFORM && merged.count("pe.scaling") &&
-      merged.at("pe.scaling") != "none" && (it == merged.end() || same_value(it->second, "0")) && source.train_len > 0)
+      merged.at("pe.scaling") != "none" && (it == merged.end() || same_text_or_number(it->second, "0")) && source.train_len > 0)
     merged["pe.original-length"] = std::to_string(source.train_len);
   Context ctx(outer.argv(), options_from(merged, saved_source, desc->all), &desc->all);
 
@@ -297,7 +292,13 @@ int run_train(Context& ctx) {
                 "with --out: drop one of them");
     return run_resume(ctx);
   }
+  PELAB_CHECK(!(ctx.flag("print-config") && ctx.has("init-from")), "--print-config with --init-from",
+              "--print-config shows a fresh run's configuration; drop --init-from");
   if (ctx.has("init-from")) return run_init_from(ctx);
+  if (ctx.flag("print-config")) {
+    std::fputs(ctx.resolved_ini().c_str(), stdout);
+    return 0;
+  }
   return run_fresh(ctx);
 }
 

@@ -75,4 +75,12 @@ std::string format_number(double x) {
   return buf;
 }
 
+bool same_text_or_number(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  char* ea = nullptr;
+  char* eb = nullptr;
+  const double x = std::strtod(a.c_str(), &ea), y = std::strtod(b.c_str(), &eb);
+  return !a.empty() && !b.empty() && *ea == '\0' && *eb == '\0' && x == y;
+}
+
 }  // namespace pelab

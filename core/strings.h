@@ -16,5 +16,7 @@ long long parse_int(const std::string& s, const std::string& what);
 std::vector<double> parse_double_list(const std::string& s, const std::string& what);
 // Shortest text that reads back to the same double: 10000 -> "10000", 0.5 -> "0.5".
 std::string format_number(double x);
+// Equal as text, or both numbers of the same value ("1e4" and "10000").
+bool same_text_or_number(const std::string& a, const std::string& b);
 
 }  // namespace pelab

@@ -1,10 +1,13 @@
 #include "experiments/run_folder.h"
 
 #include <algorithm>
+#include <map>
 #include <filesystem>
+#include <set>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/ini.h"
 #include "core/provenance.h"
 #include "core/strings.h"
 #include "datasets/dataset.h"
@@ -70,6 +73,27 @@ std::vector<int64_t> attr_ints_exact(const h5::Group& g, const char* name) {
 }
 
 }  // namespace
+
+std::string training_difference(const std::string& ini_a, const std::string& ini_b) {
+  // Threads change results in the last bits only; the rest never touches the parameters.
+  static const std::set<std::string> kIgnored = {
+      "out",         "quiet",         "resume",           "config",        "help", "print-config", "train.threads",
+      "train.stop-at", "train.log-every", "train.eval-every", "train.checkpoint-every"};
+  auto relevant = [](const std::string& ini, const char* which) {
+    std::map<std::string, std::string> kv = ini_map(parse_ini(ini, which));
+    for (auto it = kv.begin(); it != kv.end();) it = kIgnored.count(it->first) ? kv.erase(it) : std::next(it);
+    return kv;
+  };
+  const auto a = relevant(ini_a, "the first configuration"), b = relevant(ini_b, "the second configuration");
+  for (const auto& [k, v] : a) {
+    const auto it = b.find(k);
+    if (it == b.end()) return k + ": " + v + " vs not set";
+    if (!same_text_or_number(v, it->second)) return k + ": " + v + " vs " + it->second;
+  }
+  for (const auto& [k, v] : b)
+    if (!a.count(k)) return k + ": not set vs " + v;
+  return "";
+}
 
 void TrainLogs::truncate(int64_t last_step) {
   size_t n = 0;

@@ -85,6 +85,13 @@ struct CheckpointState {
 // "." or "..". Throws pelab::Error naming --label.
 void check_result_label(const std::string& label);
 
+// Whether two resolved configurations (config.ini texts, as `pelab train
+// --print-config` prints them) train the same model bit for bit: every key equal
+// (numbers by value, so 1e4 == 10000) except where the run was written, how it
+// logs and checkpoints, its thread count and per-invocation switches. Returns ""
+// when they do, else the first difference ("data.synthetic: none vs passkey").
+std::string training_difference(const std::string& ini_a, const std::string& ini_b);
+
 class RunFolder {
  public:
   // A new run: `dir` must be missing or empty (`option` names it in errors); created here.

@@ -258,6 +258,59 @@ std::string training_state(const std::string& dir) {
   return fs::exists(fs::path(dir) / kConfigFile) ? "resume" : "";
 }
 
+// The configuration a point's training saves as config.ini (`pelab train
+// --print-config`), or "" when its options are bad (the training then fails
+// with the message in the point's log).
+std::string point_config(const Sweep& s, const SweepPoint& p, const std::string& pelab, const std::string& log) {
+  std::vector<std::string> cmd = train_command(s, p, pelab);
+  cmd.push_back("--print-config");
+  const std::string printed = log + ".config.tmp";
+  std::error_code ec;
+  fs::remove(printed, ec);
+  const bool self = pelab == self_executable();
+  if (run_process(cmd, printed, {}, self ? kSelfExe : "") != 0) return "";
+  const std::string text = read_text(printed, "printed configuration");
+  fs::remove(printed, ec);
+  return text;
+}
+
+// In a shared runs folder other sweeps, scripts or people make runs too. A
+// point whose folder is missing becomes a link to a run there with the same
+// training (training_difference), whatever its name: each model trains once;
+// returns that run's name, or "". A point whose folder holds another training
+// (the same name for other settings) is an error, not a silent reuse.
+std::string resolve_shared_run(const Sweep& s, const SweepPoint& p, const std::string& pelab, const std::string& log) {
+  if (s.runs.empty() || !fs::is_directory(s.runs)) return "";
+  const bool exists = fs::exists(fs::symlink_status(p.dir));
+  if (exists && !fs::is_regular_file(fs::path(p.dir) / kConfigFile)) return "";
+  const std::string mine = point_config(s, p, pelab, log);
+  if (mine.empty()) return "";
+  if (exists) {
+    const std::string diff = training_difference(mine, read_text((fs::path(p.dir) / kConfigFile).string(), "configuration"));
+    PELAB_CHECK(diff.empty(), s.source << ": point " << p.name << " would reuse " << p.dir
+                                       << ", a run with another training (" << diff << ", this point's value first)",
+                "give this sweep its own runs folder (drop `runs`) or rename its axis values");
+    return "";
+  }
+  std::error_code ec;
+  std::vector<fs::path> runs;
+  for (const auto& e : fs::directory_iterator(s.runs, ec))
+    if (!fs::is_symlink(e.symlink_status()) && fs::is_regular_file(e.path() / kConfigFile)) runs.push_back(e.path());
+  std::sort(runs.begin(), runs.end());
+  for (const fs::path& run : runs) {
+    try {
+      if (!training_difference(mine, read_text((run / kConfigFile).string(), "configuration")).empty()) continue;
+    } catch (const Error&) {
+      continue;  // a damaged config.ini is that run's problem, not this point's
+    }
+    fs::create_directory_symlink(run.filename(), p.dir, ec);
+    PELAB_CHECK(!ec, "cannot link " << p.dir << " to " << run.string() << ": " << ec.message(),
+                "check that the runs folder is writable");
+    return run.filename().string();
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string finetune_dir(const SweepPoint& p, const std::string& label) { return p.dir + "+" + label; }
@@ -311,6 +364,8 @@ int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int
   fs::create_directories(logs, ec);
   PELAB_CHECK(!ec, "cannot create " << logs.string() << ": " << ec.message(), "check the sweep's out folder");
   const std::string log = (logs / (p.name + ".log")).string();
+  const std::string same = resolve_shared_run(s, p, pelab, log);
+  if (!same.empty()) append_line(log, "# " + now_text() + " " + p.dir + " -> " + same + " (a run with the same training)");
   for (const auto& cmd : pending_commands(s, p, pelab)) {
     append_line(log, "# " + now_text() + " (" + std::to_string(threads) + " threads)\n$ " + shell_command(cmd));
     // The commands name pelab by its path; this very binary runs them (kSelfExe), also after a rebuild.

@@ -27,7 +27,10 @@
 // ("pe-rope_train.seed-1"), so it is stable while the axes are. Running a
 // point runs the same `pelab` commands a user would type, skipping what is
 // done: a finished training, an existing result label; an interrupted
-// training resumes from its checkpoint. Nothing here knows the command line:
+// training resumes from its checkpoint. In a shared `runs` folder a point whose
+// folder is missing becomes a link to a run there whose config.ini trains the
+// same model (training_difference), whatever its name; one whose folder holds
+// another training is an error. Nothing here knows the command line:
 // options travel as text, checked by the commands that take them.
 #pragma once
 

@@ -246,6 +246,36 @@ TEST_F(SweepCliTest, FineTuneAndItsEvaluationEnterTheSummaryAndChecks) {
   EXPECT_EQ(slurp(dir_ / "out/ft/logs/pe-rope.log"), log);
 }
 
+TEST_F(SweepCliTest, SharedRunsTrainEachModelOnceWhateverItsName) {
+  // Trained by hand under a name of its own, with the default base written out, 1e4 for 10000
+  // and another log cadence (none of which changes the model).
+  RunResult r = run_pelab("train --config base.ini --pe rope --pe.base 1e4 --train.threads 1 --train.log-every 1 "
+                          "--out shared/by-hand --quiet", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::ofstream(dir_ / "linked.ini") << "[sweep]\nname = linked\nconfig = base.ini\nout = out/linked\nruns = shared\n"
+                                        "[axes]\npe.base = 10000, 500\n[set]\npe = rope\ntrain.threads = 1\n"
+                                        "[eval.nonoverlap]\nlengths = 1T\neval.max-tokens = 64\n";
+  r = run_pelab("sweep --config linked.ini", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  ASSERT_TRUE(fs::is_symlink(dir_ / "shared/pe.base-10000"));
+  EXPECT_EQ(fs::read_symlink(dir_ / "shared/pe.base-10000").string(), "by-hand");
+  const std::string log = slurp(dir_ / "out/linked/logs/pe.base-10000.log");
+  EXPECT_NE(log.find("-> by-hand (a run with the same training)"), std::string::npos) << log;
+  EXPECT_EQ(log.find("train --config"), std::string::npos) << "the same model was trained again:\n" << log;
+  EXPECT_TRUE(h5::File::open_read((dir_ / "shared/by-hand/run.h5").string()).has("eval/nonoverlap"));
+  // Another base is another model: trained, not linked.
+  EXPECT_FALSE(fs::is_symlink(dir_ / "shared/pe.base-500"));
+  EXPECT_EQ(h5::File::open_read((dir_ / "shared/pe.base-500/run.h5").string()).attr_string("status"), "done");
+  EXPECT_NE(run_pelab("train --config base.ini --print-config --pe alibi", dir_).out.find("pe = alibi"),
+            std::string::npos);
+  // The same point name for another training in the shared folder is refused, not reused.
+  std::ofstream(dir_ / "clash.ini") << "[sweep]\nname = clash\nconfig = base.ini\nout = out/clash\nruns = shared\n"
+                                       "[axes]\npe.base = 500\n[set]\npe = rope\ntrain.steps = 6\n";
+  r = run_pelab("sweep --config clash.ini", dir_);
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.err.find("a run with another training (train.steps: 6 vs 12"), std::string::npos) << r.err;
+}
+
 TEST_F(SweepCliTest, DryRunListsOnePointPerLine) {
   RunResult r = run_pelab("sweep --config sweep.ini --out elsewhere --dry-run", dir_);
   ASSERT_EQ(r.rc, 0) << r.err;
