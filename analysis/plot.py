@@ -634,6 +634,33 @@ def find_runs(folder):
     return sorted(found)
 
 
+def find_sweeps(folder):
+    """Folders under `folder` (or itself) holding a sweep's summary.h5, sorted; run folders are not entered."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in ("logs", "bench") and not d.startswith("."))
+        if "run.h5" in files:
+            dirs[:] = []
+            continue
+        if "summary.h5" in files:
+            found.append(root)
+    return sorted(found)
+
+
+def sweep_runs(sweep):
+    """run.h5 of every point a sweep's summary.h5 names, and of their fine-tunes (<dir>+LABEL), that exists."""
+    paths = []
+    with open_h5(os.path.join(sweep, "summary.h5")) as f:
+        dirs = [f["points"][p].attrs["dir"] for p in f["points"]] if "points" in f else []
+    for d in dirs:
+        d = d.decode() if isinstance(d, bytes) else str(d)
+        parent, name = os.path.split(d)
+        candidates = [d] + sorted(os.path.join(parent, e) for e in (os.listdir(parent) if os.path.isdir(parent) else [])
+                                  if e.startswith(name + "+"))
+        paths.extend(os.path.join(c, "run.h5") for c in candidates if os.path.isfile(os.path.join(c, "run.h5")))
+    return paths
+
+
 def eval_labels(path):
     with open_h5(path) as f:
         return [l for l in children_in_creation_order(f["eval"])
@@ -673,13 +700,19 @@ def report(folders, out):
     for folder in folders:
         if not os.path.isdir(folder):
             raise PlotError(f"'{folder}' is not a folder; pass run, sweep or reproduce folders")
+        sweeps = find_sweeps(folder)
         runs = find_runs(folder)
-        if not runs:
+        if not runs and not sweeps:
             raise PlotError(f"'{folder}' holds no run.h5; pass folders written by pelab train, sweep or reproduce")
-        # Group runs by the folder above them (a sweep's out, or a claim's budget folder).
+        # A sweep's runs are the points its summary.h5 names (they may live in a shared runs folder, elsewhere);
+        # runs of no sweep are grouped by the folder above them.
         groups = {}
+        for sweep in sweeps:
+            groups[os.path.abspath(sweep)] = sweep_runs(sweep)
+        claimed = {os.path.abspath(r) for paths in groups.values() for r in paths}
         for r in runs:
-            groups.setdefault(os.path.dirname(os.path.dirname(os.path.abspath(r))), []).append(r)
+            if os.path.abspath(r) not in claimed:
+                groups.setdefault(os.path.dirname(os.path.dirname(os.path.abspath(r))), []).append(r)
         for group, paths in sorted(groups.items()):
             # Named from the given folder's parent: "micro", "reproduce/alibi-extrapolation/quick".
             title = os.path.relpath(group, os.path.dirname(os.path.abspath(folder)))
@@ -693,6 +726,8 @@ def report(folders, out):
                     # Demote the file's own headings below this section's.
                     lines.extend(("###" + t.lstrip("#")) if t.startswith("#") else t for t in text)
                     lines.append("")
+            if not paths:
+                continue  # benchmarks only, or nothing run yet
             base = slug(title.replace(os.sep, "-"))
             figure(lambda o: plot_train(paths, o), f"{base}-train", f"{title}: training and validation loss")
             labels = sorted({l for p in paths for l in eval_labels(p)})

@@ -19,10 +19,11 @@ void report_options(po::options_description_easy_init& o) {
 
 namespace {
 
+// A run, or a sweep's summary (a sweep of benchmarks only has no run).
 bool holds_a_run(const fs::path& folder) {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().filename() == "run.h5") return true;
+    if (it->path().filename() == "run.h5" || it->path().filename() == "summary.h5") return true;
   return false;
 }
 

@@ -68,7 +68,7 @@ Outcome reproduce_one(const Claim& c, const std::string& budget, const Context& 
     o.detail = std::to_string(failures.size()) + " point(s) failed: " + join(failures, ", ") + " (see " + s.out + "/logs)";
   } else {
     try {
-      const Verdict v = evaluate_check(c.check, results);
+      const Verdict v = evaluate_check(c.check, results, collect_bench(s));
       o.verdict = v.pass ? "PASS" : "FAIL";
       o.detail = v.detail;
     } catch (const Error& e) {
@@ -125,6 +125,9 @@ int run_reproduce(Context& ctx) {
         for (const auto& cmd : point_commands(s, p, ctx.argv()[0])) cmds.push_back(shell_command(cmd));
         std::printf("%s %d %s: %s\n", c->name.c_str(), p.index, p.name.c_str(), join(cmds, " && ").c_str());
       }
+      for (const auto& b : s.benches)
+        std::printf("%s bench %s: %s > %s\n", c->name.c_str(), b.label.c_str(),
+                    shell_command(bench_command(b, ctx.argv()[0])).c_str(), bench_file(s, b).c_str());
     }
     return 0;
   }

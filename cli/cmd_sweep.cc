@@ -51,6 +51,9 @@ void check_sweep_options(const Sweep& s) {
     for (const auto& [k, v] : f.options) check("train", k, "[finetune." + f.label + "]");
   for (const auto& st : s.stages)
     for (const auto& [k, v] : st.options) check(st.command, k, "[" + st.command + "." + st.label + "]");
+  for (const auto& b : s.benches)
+    for (const auto& [k, v] : b.options) check("bench", k, "[bench." + b.label + "]");
+  if (s.base_config.empty()) return;  // benchmarks only
   std::error_code ec;
   PELAB_CHECK(fs::is_regular_file(s.base_config, ec),
               s.source << ": base config '" << s.base_config << "' cannot be opened",
@@ -59,7 +62,9 @@ void check_sweep_options(const Sweep& s) {
 
 std::vector<std::string> execute_sweep(const Sweep& s, int jobs, int threads) {
   const auto points = sweep_points(s);
-  return run_sweep(s, points, self_executable(), jobs, threads);
+  std::vector<std::string> failed = run_sweep(s, points, self_executable(), jobs, threads);
+  for (const auto& label : run_benches(s, self_executable(), threads)) failed.push_back("bench " + label);
+  return failed;
 }
 
 std::vector<PointResult> summarize_sweep(const Sweep& s, const std::string& command_line) {
@@ -77,6 +82,8 @@ std::string absolute(const std::string& p) { return fs::absolute(p).lexically_no
 // The Slurm job array (one task per point), its summary job and a submit script.
 void emit_slurm(const Context& ctx, const Sweep& s, const std::string& sweep_file, const std::string& dir) {
   const auto points = sweep_points(s);
+  PELAB_CHECK(!points.empty(), s.source << " has no points (benchmarks only) to spread over a job array",
+              "run it with pelab sweep --config " << sweep_file << " on the node to measure");
   const long long max_parallel = ctx.integer("slurm.max-parallel"), cpus = ctx.integer("slurm.cpus-per-task");
   PELAB_CHECK(max_parallel >= 1 && max_parallel <= 100000, "--slurm.max-parallel must be >= 1, got " << max_parallel,
               "e.g. --slurm.max-parallel 8");
@@ -155,6 +162,9 @@ int run_sweep_command(Context& ctx) {
       for (const auto& c : point_commands(s, p, shown)) cmds.push_back(shell_command(c));
       std::printf("%d %s: %s\n", p.index, p.name.c_str(), join(cmds, " && ").c_str());
     }
+    for (const auto& b : s.benches)
+      std::printf("bench %s: %s > %s\n", b.label.c_str(), shell_command(bench_command(b, shown)).c_str(),
+                  bench_file(s, b).c_str());
     return 0;
   }
   if (ctx.has("emit-slurm")) {

@@ -82,7 +82,7 @@ struct Chain {  // a op b op c ...
   std::vector<std::string> ops;
 };
 
-const std::set<std::string> kMetrics = {"ppl",         "probe",      "val_loss",      "train_loss", "param_norm",
+const std::set<std::string> kMetrics = {"bench", "ppl",  "probe",      "val_loss",      "train_loss", "param_norm",
                                         "resolution",  "oscillation", "diagonal_mass", "asymmetry"};
 
 class Parser {
@@ -213,13 +213,6 @@ class Parser {
   size_t i_ = 0;
 };
 
-bool same_value(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  char *ea = nullptr, *eb = nullptr;
-  const double x = std::strtod(a.c_str(), &ea), y = std::strtod(b.c_str(), &eb);
-  return !a.empty() && !b.empty() && *ea == '\0' && *eb == '\0' && x == y;
-}
-
 double mean_finite(const std::vector<double>& v) {
   double s = 0;
   int n = 0;
@@ -233,7 +226,7 @@ const std::set<std::string> kMetricArgs = {"eval", "protocol", "L", "analyze", "
 
 class Evaluator {
  public:
-  explicit Evaluator(const std::vector<PointResult>& r) : results_(r) {}
+  Evaluator(const std::vector<PointResult>& r, const BenchRows& bench) : results_(r), bench_(bench) {}
 
   double value(const Node& n, std::string* detail) {
     switch (n.kind) {
@@ -249,6 +242,7 @@ class Evaluator {
       }
       case Node::METRIC: break;
     }
+    if (n.name == "bench") return bench_value(n, detail);
     std::map<std::string, std::string> own;
     Args selectors;
     for (const auto& [k, v] : n.args) {
@@ -262,7 +256,7 @@ class Evaluator {
       for (const auto& [k, v] : selectors) {
         auto it = std::find_if(r.point.settings.begin(), r.point.settings.end(),
                                [&](const auto& kv) { return kv.first == k; });
-        if (it == r.point.settings.end() || !same_value(it->second, v)) match = false;
+        if (it == r.point.settings.end() || !same_text_or_number(it->second, v)) match = false;
       }
       if (!match) continue;
       names.push_back(r.point.name);
@@ -353,16 +347,54 @@ class Evaluator {
     return mean_finite(a.score_asymmetry);
   }
 
+  // bench(label=L, value=FIELD, field=value, ...): FIELD of the rows of
+  // benchmark L whose fields match, averaged.
+  double bench_value(const Node& n, std::string* detail) const {
+    std::string label, field;
+    Args selectors;
+    for (const auto& [k, v] : n.args) {
+      if (k == "label") label = v;
+      else if (k == "value") field = v;
+      else selectors.emplace_back(k, v);
+    }
+    PELAB_CHECK(!label.empty() && !field.empty(), "check: " << n.text << " needs label=... and value=...",
+                "e.g. bench(label=flash, value=gflops, seq=4096)");
+    auto it = bench_.find(label);
+    PELAB_CHECK(it != bench_.end(), "check: " << n.text << ": benchmark '" << label << "' has no results",
+                "add a [bench." << label << "] section to the sweep and run it (pelab reproduce reruns what is missing)");
+    std::vector<double> values;
+    for (const auto& row : it->second) {
+      bool match = true;
+      for (const auto& [k, v] : selectors) {
+        auto f = row.find(k);
+        match = match && f != row.end() && same_text_or_number(f->second, v);
+      }
+      if (!match) continue;
+      auto f = row.find(field);
+      PELAB_CHECK(f != row.end(), "check: " << n.text << ": benchmark '" << label << "' has no field '" << field << "'",
+                  "see its .jsonl for the fields");
+      values.push_back(f->second == "null" ? std::nan("") : parse_double(f->second, n.text + " " + field));
+    }
+    PELAB_CHECK(!values.empty(), "check: no row of benchmark '" << label << "' matches " << n.text,
+                "the selectors are fields of its JSON lines (impl, seq, pass, ...) with one of their values");
+    const double m = mean_finite(values);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4g", m);
+    if (detail) *detail += (detail->empty() ? "" : "; ") + n.text + " = " + buf;
+    return m;
+  }
+
   const std::vector<PointResult>& results_;
+  const BenchRows& bench_;
 };
 
 }  // namespace
 
 void parse_check(const std::string& check) { Parser(check).parse(); }
 
-Verdict evaluate_check(const std::string& check, const std::vector<PointResult>& results) {
+Verdict evaluate_check(const std::string& check, const std::vector<PointResult>& results, const BenchRows& bench) {
   const std::vector<Chain> chains = Parser(check).parse();
-  Evaluator ev(results);
+  Evaluator ev(results, bench);
   Verdict v;
   v.pass = true;
   std::vector<std::string> parts;

@@ -23,6 +23,8 @@
 //   resolution(..., analyze=LABEL, at=T|L)        attention resolution, mean over layers
 //   oscillation(..., analyze=LABEL, range=within|beyond)
 //   diagonal_mass(..., analyze=LABEL), asymmetry(..., analyze=LABEL)
+//   bench(label=L, value=FIELD, field=v, ...)     a field of the sweep's benchmark L ([bench.L]),
+//                                                 over its JSON lines whose fields match (averaged)
 #pragma once
 
 #include <string>
@@ -51,7 +53,7 @@ struct Verdict {
 
 // Evaluates `check` against the results. Throws pelab::Error for a malformed
 // check or a metric no point provides (naming it).
-Verdict evaluate_check(const std::string& check, const std::vector<PointResult>& results);
+Verdict evaluate_check(const std::string& check, const std::vector<PointResult>& results, const BenchRows& bench = {});
 
 // Parses `check` without results (for --list and tests): throws on a syntax error.
 void parse_check(const std::string& check);

@@ -123,6 +123,24 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
       auto it = std::find_if(s.finetunes.begin(), s.finetunes.end(), [&](const auto& f) { return f.label == label; });
       if (it == s.finetunes.end()) it = s.finetunes.insert(s.finetunes.end(), {label, {}});
       add_option(it->options, option, e.value, where);
+    } else if (starts_with(k, "bench.")) {
+      const size_t dot = k.find('.', 6);
+      PELAB_CHECK(dot != std::string::npos, where << ": '" << k << "' names no option",
+                  "write a benchmark as a section [bench.LABEL] with topic = attention|train|eval and its options");
+      const std::string label = k.substr(6, dot - 6), option = k.substr(dot + 1);
+      PELAB_CHECK(safe_name(label), where << ": bench label '" << label << "' is not a file name",
+                  "use letters, digits, '_', '+' and '-'");
+      PELAB_CHECK(option != "json", where << ": the sweep sets 'json' itself", "remove the line");
+      auto it = std::find_if(s.benches.begin(), s.benches.end(), [&](const auto& b) { return b.label == label; });
+      if (it == s.benches.end()) it = s.benches.insert(s.benches.end(), {label, "", {}});
+      if (option == "topic") {
+        PELAB_CHECK(e.value == "attention" || e.value == "train" || e.value == "eval",
+                    where << ": bench topic '" << e.value << "' is not one of attention, train, eval",
+                    "pelab help bench lists them");
+        it->topic = e.value;
+      } else {
+        add_option(it->options, option, e.value, where);
+      }
     } else if (starts_with(k, "eval.") || starts_with(k, "analyze.")) {
       const size_t dot1 = k.find('.');
       const size_t dot2 = k.find('.', dot1 + 1);
@@ -142,12 +160,17 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
       else add_option(s.stages[stage_index[id]].options, option, e.value, where);
     } else {
       throw Error(where + ": unknown key '" + k + "'",
-                  "a sweep has [sweep] name/config/out, [axes], [set], [eval.LABEL] and [analyze.LABEL] sections");
+                  "a sweep has [sweep] name/config/out/runs, [axes], [set], [eval.LABEL], [analyze.LABEL], "
+                  "[finetune.LABEL] and [bench.LABEL] sections");
     }
   }
   PELAB_CHECK(!s.name.empty(), source << ": no [sweep] name", "add 'name = ...' under [" << prefix << "sweep]");
-  PELAB_CHECK(!s.base_config.empty(), source << ": no [sweep] config",
+  const bool trains = !s.axes.empty() || !s.set.empty() || !s.stages.empty() || !s.finetunes.empty();
+  PELAB_CHECK(!s.base_config.empty() || (!trains && !s.benches.empty()), source << ": no [sweep] config",
               "add 'config = experiments/configs/tiny.ini' under [" << prefix << "sweep]");
+  for (const auto& b : s.benches)
+    PELAB_CHECK(!b.topic.empty(), source << ": [bench." << b.label << "] has no topic",
+                "add 'topic = attention' (or train, eval)");
   if (s.out.empty()) s.out = "runs/sweeps/" + s.name;
   for (const auto& st : s.stages)
     PELAB_CHECK(st.on.empty() || std::any_of(s.finetunes.begin(), s.finetunes.end(),
@@ -169,6 +192,7 @@ Sweep read_sweep_file(const std::string& path) {
 }
 
 std::vector<SweepPoint> sweep_points(const Sweep& s) {
+  if (s.base_config.empty()) return {};
   size_t n = 1;
   for (const auto& a : s.axes) {
     n *= a.values.size();
@@ -378,6 +402,53 @@ int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int
     }
   }
   return 0;
+}
+
+std::vector<std::string> bench_command(const SweepBench& b, const std::string& pelab) {
+  std::vector<std::string> cmd = {pelab, "bench", b.topic, "--json"};
+  for (const auto& [k, v] : b.options) {
+    if (v == "true") cmd.push_back("--" + k);
+    else cmd.insert(cmd.end(), {"--" + k, v});
+  }
+  return cmd;
+}
+
+std::string bench_file(const Sweep& s, const SweepBench& b) {
+  return (fs::path(s.out) / "bench" / (b.label + ".jsonl")).string();
+}
+
+std::vector<std::string> run_benches(const Sweep& s, const std::string& pelab, int threads) {
+  std::vector<std::string> failed;
+  for (const auto& b : s.benches) {
+    const std::string file = bench_file(s, b);
+    if (fs::exists(file)) continue;
+    std::error_code ec;
+    fs::create_directories(fs::path(file).parent_path(), ec);
+    fs::create_directories(fs::path(s.out) / "logs", ec);
+    PELAB_CHECK(!ec, "cannot create folders under " << s.out << ": " << ec.message(), "check the sweep's out folder");
+    const std::string log = (fs::path(s.out) / "logs" / ("bench-" + b.label + ".log")).string();
+    const std::vector<std::string> cmd = bench_command(b, pelab);
+    append_line(log, "# " + now_text() + " (" + std::to_string(threads) + " threads)\n$ " + shell_command(cmd));
+    const std::string tmp = file + ".tmp";
+    fs::remove(tmp, ec);
+    const bool self = pelab == self_executable();
+    const int rc = run_process(cmd, tmp, {{"OMP_NUM_THREADS", std::to_string(threads)}}, self ? kSelfExe : "");
+    const std::string text = fs::exists(tmp) ? read_text(tmp, "benchmark output") : "";
+    append_line(log, text + (rc ? "# exit status " + std::to_string(rc) : ""));
+    if (rc != 0) {
+      fs::remove(tmp, ec);
+      failed.push_back(b.label);
+      std::fprintf(stderr, "sweep %s: bench %s FAILED (see %s)\n", s.name.c_str(), b.label.c_str(), log.c_str());
+      continue;
+    }
+    std::string lines;  // the JSON lines alone
+    for (const auto& l : split(text, '\n'))
+      if (!l.empty() && l[0] == '{') lines += l + "\n";
+    write_text_atomic(file, lines);
+    fs::remove(tmp, ec);
+    std::fprintf(stderr, "sweep %s: bench %s done\n", s.name.c_str(), b.label.c_str());
+  }
+  return failed;
 }
 
 std::vector<std::string> run_sweep(const Sweep& s, const std::vector<SweepPoint>& points, const std::string& pelab,

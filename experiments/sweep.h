@@ -15,6 +15,9 @@
 //   lengths = 1T, 2T, 4T         kT: k times the point's training length
 //   [analyze.default]            one `pelab analyze --label default` per point
 //   length = 16T
+//   [bench.flash]                `pelab bench attention --json ...` once per sweep, not per
+//   topic = attention            point, into <out>/bench/flash.jsonl (a sweep of benchmarks
+//   seq = 1024, 4096             only needs no config or axes); `true` gives a bare switch
 //   [finetune.pi4]               `pelab train --init-from <point>` into <point>+pi4
 //   pe.scaling = linear
 //   pe.factor = 4
@@ -62,6 +65,13 @@ struct SweepFinetune {
   Options options;  // `pelab train` options (values may hold kT, T being the point's)
 };
 
+// A benchmark of the sweep as a whole: `pelab bench <topic> --json <options>`.
+struct SweepBench {
+  std::string label;  // its file: <out>/bench/<label>.jsonl
+  std::string topic;  // attention | train | eval
+  Options options;    // "true" for a switch (--causal)
+};
+
 struct Sweep {
   std::string name;
   std::string source;       // names the file in errors
@@ -72,6 +82,7 @@ struct Sweep {
   Options set;
   std::vector<SweepFinetune> finetunes;
   std::vector<SweepStage> stages;
+  std::vector<SweepBench> benches;
 };
 
 // Reads the keys under `prefix` ("" for a sweep file, "quick." for a claim's
@@ -86,7 +97,8 @@ struct SweepPoint {
   std::string dir;    // <runs or out>/<name>
 };
 
-// The product of the axes, the last axis varying fastest.
+// The product of the axes, the last axis varying fastest; none in a sweep of
+// benchmarks only (no base config).
 std::vector<SweepPoint> sweep_points(const Sweep& s);
 
 // The run folder of a point's fine-tune: "<point dir>+<label>".
@@ -112,6 +124,16 @@ int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int
 
 // Runs every point, `jobs` at once (each with threads / jobs threads), printing a
 // line per finished command on stderr. Returns the names of the failed points.
+// The command of a benchmark (`pelab` as the program) and the file of its JSON lines.
+std::vector<std::string> bench_command(const SweepBench& b, const std::string& pelab);
+std::string bench_file(const Sweep& s, const SweepBench& b);
+
+// Runs the benchmarks whose file is missing, one after another with all
+// `threads` (a benchmark wants the machine to itself), each written through a
+// temporary; the output beyond the JSON lines goes to <out>/logs/bench-<label>.log.
+// Returns the labels that failed.
+std::vector<std::string> run_benches(const Sweep& s, const std::string& pelab, int threads);
+
 std::vector<std::string> run_sweep(const Sweep& s, const std::vector<SweepPoint>& points, const std::string& pelab,
                                    int jobs, int threads);
 

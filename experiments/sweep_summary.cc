@@ -1,5 +1,6 @@
 #include "experiments/sweep_summary.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -8,6 +9,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/hdf5_file.h"
+#include "core/json_line.h"
 #include "core/provenance.h"
 #include "core/strings.h"
 #include "experiments/run_folder.h"
@@ -190,7 +192,36 @@ std::string summary_markdown(const Sweep& s, const std::vector<PointResult>& res
   os << "\nR(T), R(L): attention resolution (arXiv 2212.10554 eq. 3) of the measured s^[n] within the training "
         "length and over the analyzed length, mean over layers; probe: exact-match accuracy, mean over lengths and "
         "depths. Written by `pelab sweep --summarize`; every number is in summary.h5.\n";
+  // Benchmarks: the fields that say what ran and how fast, where the rows have them.
+  const std::vector<std::string> kBenchCols = {"impl", "pe", "seq", "batch", "pass", "gflops", "tokens_per_s",
+                                               "ratio_to_peak", "ratio_to_naive", "call_rss_increase_bytes",
+                                               "peak_rss_bytes", "check_max_err_o"};
+  for (const auto& [label, rows] : collect_bench(s)) {
+    std::vector<std::string> cols;
+    for (const auto& c : kBenchCols)
+      if (std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r.count(c); })) cols.push_back(c);
+    os << "\n## Benchmark " << label << "\n\n" << rows.size() << " row(s) of `" << (fs::path(s.out) / "bench" / (label + ".jsonl")).string()
+       << "` (every field is there).\n\n|";
+    for (const auto& c : cols) os << " " << c << " |";
+    os << "\n|";
+    for (size_t i = 0; i < cols.size(); ++i) os << "---|";
+    os << "\n";
+    for (const auto& r : rows) {
+      os << "|";
+      for (const auto& c : cols) os << " " << (r.count(c) ? r.at(c) : "–") << " |";
+      os << "\n";
+    }
+  }
   return os.str();
+}
+
+BenchRows collect_bench(const Sweep& s) {
+  BenchRows out;
+  for (const auto& b : s.benches) {
+    const std::string file = bench_file(s, b);
+    if (fs::exists(file)) out[b.label] = parse_json_lines(read_text(file, "benchmark results"), "'" + file + "'");
+  }
+  return out;
 }
 
 void write_summary(const Sweep& s, const std::vector<PointResult>& results, const std::string& provenance_command) {

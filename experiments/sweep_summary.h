@@ -50,6 +50,11 @@ struct PointResult {
 // A damaged file is an error naming it.
 std::vector<PointResult> collect_results(const Sweep& s, const std::vector<SweepPoint>& points);
 
+// The JSON lines of every benchmark of the sweep that has run ([bench.LABEL],
+// <out>/bench/LABEL.jsonl): label -> rows of field -> text.
+using BenchRows = std::map<std::string, std::vector<std::map<std::string, std::string>>>;
+BenchRows collect_bench(const Sweep& s);
+
 // Writes <out>/summary.h5 and <out>/summary.md (each through a temporary).
 void write_summary(const Sweep& s, const std::vector<PointResult>& results, const std::string& provenance_command);
 

@@ -127,6 +127,44 @@ TEST(Check, ChainedComparisonsOfMeansOverMatchingPoints) {
   EXPECT_TRUE(v.pass) << v.detail;
 }
 
+TEST(Check, BenchMetricsAverageTheMatchingRowsOfABenchmark) {
+  BenchRows bench;
+  bench["flash"] = {{{"impl", "flash"}, {"seq", "1024"}, {"gflops", "10"}, {"pass", "forward"}},
+                    {{"impl", "flash"}, {"seq", "4096"}, {"gflops", "20"}, {"pass", "forward"}},
+                    {{"impl", "flash"}, {"seq", "4096"}, {"gflops", "30"}, {"pass", "backward"}}};
+  Verdict v = evaluate_check("bench(label=flash, value=gflops, seq=4096) > 1.2 * bench(label=flash, value=gflops, seq=1024)",
+                             {}, bench);
+  EXPECT_TRUE(v.pass) << v.detail;  // the mean of both passes, 25 > 12
+  EXPECT_NE(v.detail.find("bench(label=flash, value=gflops, seq=4096) = 25"), std::string::npos) << v.detail;
+  v = evaluate_check("bench(label=flash, value=gflops, seq=4096, pass=forward) >= 21", {}, bench);
+  EXPECT_FALSE(v.pass) << v.detail;
+  auto error = [&](const std::string& check) {
+    try {
+      evaluate_check(check, {}, bench);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error("bench(label=naive, value=gflops) > 0").find("benchmark 'naive' has no results"), std::string::npos);
+  EXPECT_NE(error("bench(label=flash, value=gflops, seq=8) > 0").find("no row of benchmark 'flash'"), std::string::npos);
+  EXPECT_NE(error("bench(label=flash, seq=8) > 0").find("needs label=... and value=..."), std::string::npos);
+  EXPECT_NE(error("bench(label=flash, value=watts) > 0").find("has no field 'watts'"), std::string::npos);
+}
+
+TEST(Sweep, BenchSectionsAndSweepsOfBenchmarksOnly) {
+  const Sweep s = sweep_of("[sweep]\nname = b\n[bench.flash]\ntopic = attention\nseq = 64, 128\ncausal = true\n");
+  EXPECT_TRUE(sweep_points(s).empty());
+  ASSERT_EQ(s.benches.size(), 1u);
+  EXPECT_EQ(bench_command(s.benches[0], "pelab"),
+            (std::vector<std::string>{"pelab", "bench", "attention", "--json", "--seq", "64, 128", "--causal"}));
+  EXPECT_EQ(bench_file(s, s.benches[0]), "runs/sweeps/b/bench/flash.jsonl");
+  EXPECT_THROW(sweep_of("[sweep]\nname = b\n[bench.flash]\nseq = 64\n"), Error);                 // no topic
+  EXPECT_THROW(sweep_of("[sweep]\nname = b\n[bench.flash]\ntopic = gpu\n"), Error);              // no such topic
+  EXPECT_THROW(sweep_of("[sweep]\nname = b\n[bench.flash]\ntopic = eval\njson = true\n"), Error);  // its own
+  EXPECT_THROW(sweep_of("[sweep]\nname = b\n[axes]\npe = rope\n[bench.f]\ntopic = eval\n"), Error);  // trains: config
+}
+
 TEST(Check, MalformedChecksAndMissingResultsAreErrors) {
   const auto r = fake_results();
   for (const char* bad : {"ppl(pe=rope", "ppl(pe=rope, eval=nonoverlap, L=4T)", "perplexity(pe=rope) > 1", "1 > ",
@@ -346,6 +384,19 @@ TEST_F(SweepCliTest, ReproduceGivesAVerdictWithOurNumbers) {
   const std::string verdicts = slurp(dir_ / "repro/verdicts.md");
   EXPECT_NE(verdicts.find("| micro-claim | quick | PASS | val_loss(pe=rope) = "), std::string::npos) << verdicts;
   expect_clean_failure(run_pelab("reproduce nothing --claims claims", dir_), "no claim 'nothing'");
+  // A claim of benchmarks only (flash-attention's shape): no training, a verdict on the JSON lines.
+  fs::create_directories(dir_ / "bench-claims");
+  std::ofstream(dir_ / "bench-claims/kernels.ini")
+      << "[claim]\nname = kernels\npaper = nobody\nstatement = flash is exact\npaper-numbers = none\n"
+         "check = bench(label=flash, value=check_max_err_o, seq=128) <= bench(label=flash, value=check_tol_o, seq=128)\n"
+         "[quick.sweep]\nname = kq\n[quick.bench.flash]\ntopic = attention\nseq = 64, 128\nhead-dim = 16\n"
+         "heads = 2\ncausal = true\nmin-time = 0.01\ncheck-seq = 32\n[full.sweep]\nname = kf\n[full.bench.flash]\ntopic = attention\n";
+  r = run_pelab("reproduce kernels --claims bench-claims --out repro-bench --threads 2", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("## kernels (quick): PASS"), std::string::npos) << r.out;
+  EXPECT_NE(slurp(dir_ / "repro-bench/kernels/quick/summary.md").find("## Benchmark flash"), std::string::npos);
+  const std::string jsonl = slurp(dir_ / "repro-bench/kernels/quick/bench/flash.jsonl");
+  EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 2) << jsonl;
   expect_clean_failure(run_pelab("reproduce all --claims claims --budget huge", dir_), "--budget must be quick or full");
 }
 
