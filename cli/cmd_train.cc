@@ -165,6 +165,7 @@ int run_fresh(Context& ctx) {
   const data::Dataset ds = data::load_dataset(data_dir);
   const TrainJob job = make_job(ctx, ds, data_dir);
   const RunFolder folder = RunFolder::create(ctx.str("out"));
+  const auto training = folder.lock_training();
   folder.write_config(job.run.config_ini);
   return run_training(folder, job, ds, TrainStart{});
 }
@@ -176,6 +177,7 @@ int run_resume(Context& outer) {
   PELAB_CHECK(!outer.has("out"), "--resume and --out both given",
               "--resume continues the run in its own folder; drop --out");
   const RunFolder folder = RunFolder::open(outer.str("resume"), "--resume");
+  const auto training = folder.lock_training();
   const std::string& dir = folder.dir();
   // Killed before its first checkpoint: start again from config.ini.
   const bool restart = !folder.has(kCheckpointFile);
@@ -277,6 +279,7 @@ int run_init_from(Context& outer) {
   check_source_parameters(source, job.run.model);
   job.run.init_from_step = source.checkpoint.step;
   const RunFolder folder = RunFolder::create(ctx.str("out"));
+  const auto training = folder.lock_training();
   folder.write_config(job.run.config_ini);
   TrainStart start;
   start.init_params = &source.checkpoint.params;

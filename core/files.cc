@@ -1,5 +1,7 @@
 #include "core/files.h"
 
+#include <sys/file.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -135,6 +137,23 @@ void failpoint(const std::string& name) {
   }();
   if (spec.name.empty() || name != spec.name) return;
   if (++spec.hits == spec.nth) raise(SIGKILL);
+}
+
+FileLock::FileLock(const std::string& path, bool wait) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    held_ = true;  // best effort: nothing to lock with, nothing to wait for
+    return;
+  }
+  int rc;
+  do {
+    rc = ::flock(fd_, LOCK_EX | (wait ? 0 : LOCK_NB));
+  } while (rc != 0 && errno == EINTR);
+  held_ = rc == 0;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing drops the lock
 }
 
 }  // namespace pelab

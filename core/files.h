@@ -39,4 +39,24 @@ bool failpoints_enabled();
 // Flushes a file's data to disk (fsync); false on failure (errno set).
 bool sync_file(const std::string& path);
 
+// An advisory lock (flock) on `path`, created if missing, held until this
+// object dies. The kernel drops it with its process, so a killed holder leaves
+// nothing to clean up. Two writers of one run folder (a training and an
+// evaluation, two sweeps sharing runs) take it so that neither loses the
+// other's update. Best effort where the lock file cannot be created (a full
+// disk): the write that follows reports that problem itself.
+class FileLock {
+ public:
+  // wait: block until free; otherwise held() tells whether it was taken.
+  FileLock(const std::string& path, bool wait);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  int fd_ = -1;
+  bool held_ = false;
+};
+
 }  // namespace pelab

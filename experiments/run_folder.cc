@@ -142,6 +142,13 @@ bool RunFolder::has(const char* name) const {
   return fs::exists(file(name), ec);
 }
 
+std::unique_ptr<FileLock> RunFolder::lock_training() const {
+  auto lock = std::make_unique<FileLock>(file(kTrainLockFile), /*wait=*/false);
+  PELAB_CHECK(lock->held(), "run folder '" << dir_ << "' is being trained by another process",
+              "wait for that training to finish or stop it (a stopped or killed training frees the folder at once)");
+  return lock;
+}
+
 std::string RunFolder::read_config() const {
   PELAB_CHECK(has(kConfigFile), "run folder '" << dir_ << "' has no " << kConfigFile,
               "it is not a folder written by pelab train --out");
@@ -158,6 +165,8 @@ void RunFolder::write_log(const std::string& text) const { write_text_atomic(fil
 
 void RunFolder::rewrite_run_file(const std::vector<std::string>& replaced, bool own_root,
                                  const std::function<void(h5::File&)>& fill) const {
+  // Read, copy and rename as one step: an evaluation and a training writing at once each keep the other's sections.
+  const FileLock lock(file(kRunLockFile), /*wait=*/true);
   const std::string path = file(kRunFile);
   h5::File out = h5::File::create(path);
   if (has(kRunFile)) {

@@ -16,9 +16,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/files.h"
 #include "core/hdf5_file.h"
 #include "experiments/train_options.h"
 #include "model/config.h"
@@ -30,6 +32,10 @@ inline constexpr const char* kRunFile = "run.h5";
 inline constexpr const char* kCheckpointFile = "checkpoint.h5";
 inline constexpr const char* kConfigFile = "config.ini";
 inline constexpr const char* kLogFile = "log.txt";
+// Advisory locks (core/files.h FileLock): one for each rewrite of run.h5, one
+// held by a training for its whole life.
+inline constexpr const char* kRunLockFile = ".run.h5.lock";
+inline constexpr const char* kTrainLockFile = ".train.lock";
 
 // The training curve: /train every step, /val every eval.
 struct TrainLogs {
@@ -103,6 +109,10 @@ class RunFolder {
   const std::string& dir() const { return dir_; }
   std::string file(const char* name) const;
   bool has(const char* name) const;
+
+  // Held while this process trains the run; a second training of the same
+  // folder (another sweep sharing it, a user's --resume) is one clear error.
+  std::unique_ptr<FileLock> lock_training() const;
 
   std::string read_config() const;  // config.ini
   void write_config(const std::string& ini) const;

@@ -12,7 +12,9 @@
 #include <fstream>
 
 #include "cli_runner.h"
+#include "core/files.h"
 #include "core/hdf5_file.h"
+#include "experiments/run_folder.h"
 
 namespace pelab {
 namespace {
@@ -152,6 +154,17 @@ TEST_F(TrainCliTest, ResumeOfFinishedRunKeepsCheckpoint) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(testing::slurp(dir_ / "r/checkpoint.h5"), before);
   EXPECT_EQ(read("r", "train/loss").size(), 20u);
+
+  // A folder another process trains (its lock held, here by this test) is refused, not trained twice.
+  {
+    const FileLock other((dir_ / "r" / kTrainLockFile).string(), /*wait=*/false);
+    ASSERT_TRUE(other.held());
+    EXPECT_FALSE(FileLock((dir_ / "r" / kTrainLockFile).string(), /*wait=*/false).held());
+    testing::expect_clean_failure(run_pelab("train --resume r --train.steps 30 --quiet", dir_),
+                                  "is being trained by another process");
+  }
+  ASSERT_EQ(run_pelab("train --resume r --train.steps 30 --quiet", dir_).rc, 0);  // the lock died with its holder
+  EXPECT_EQ(read("r", "train/loss").size(), 30u);
 }
 
 TEST_F(TrainCliTest, BadInputsGiveOneClearLine) {
