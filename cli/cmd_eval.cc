@@ -41,7 +41,8 @@ void eval_options(po::options_description_easy_init& o) {
                                        "encoding's label when --pe.* changes it); an existing label is replaced")
    ("threads", s("0"), "OpenMP threads (0: all)")
    ("json", po::bool_switch(), "print one JSON object per protocol and length instead of a table")
-   ("plot", po::value<std::string>(), "also draw perplexity vs length and loss by position into this PNG")
+   ("plot", po::value<std::string>(), "also draw perplexity vs length and loss by position into this PNG (with --probe: the "
+                                      "accuracy heat map, length x depth)")
    ("probe", po::value<std::string>(), "instead of perplexity: retrieval accuracy on synthetic examples, passkey | copy | mqar "
                                        "(teacher-forced greedy: every answer byte must be the argmax)")
    ("depths", s("0,0.25,0.5,0.75,1"), "passkey probe: needle depths in [0, 1]")
@@ -138,6 +139,7 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
     std::printf("\n");
   }
   std::printf("wrote /eval/%s in %s\n", label.c_str(), run.folder.file(kRunFile).c_str());
+  if (ctx.has("plot")) run_plot("probe", run.folder.file(kRunFile), ctx.str("plot"), {"--label", label});
   return 0;
 }
 

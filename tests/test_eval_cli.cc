@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -181,7 +182,9 @@ TEST_F(EvalCliTest, AnalyzeWritesItsGroupAndRefusesBadInput) {
 }
 
 TEST_F(EvalCliTest, ProbesWriteAccuracyByLengthAndDepth) {
-  RunResult r = eval("--run rope --probe passkey --lengths 260,300 --depths 0,0.5,1 --trials 2");
+  const bool can_plot = std::system("/usr/bin/python3 -c 'import matplotlib, h5py' 2> /dev/null") == 0;
+  RunResult r = eval("--run rope --probe passkey --lengths 260,300 --depths 0,0.5,1 --trials 2" +
+                     std::string(can_plot ? " --plot probe.png" : ""));
   ASSERT_EQ(r.rc, 0) << r.err;
   h5::File f = h5::File::open_read((dir_ / "rope/run.h5").string());
   h5::Group g = f.open_group("eval").open_group("probe-passkey");
@@ -189,6 +192,7 @@ TEST_F(EvalCliTest, ProbesWriteAccuracyByLengthAndDepth) {
   for (double a : g.read<double>("probe_accuracy")) EXPECT_TRUE(a == 0 || a == 0.5 || a == 1) << a;
   EXPECT_EQ(g.read<double>("probe_depths"), (std::vector<double>{0, 0.5, 1}));
   EXPECT_EQ(g.attr_int("trials"), 2);
+  if (can_plot) EXPECT_GT(fs::file_size(dir_ / "probe.png"), 1000u);
   ASSERT_EQ(eval("--run rope --probe mqar --lengths 64 --trials 2").rc, 0);
   expect_clean_failure(eval("--run rope --probe passkey --lengths 300 --text short.txt"), "--text");
   expect_clean_failure(eval("--run rope --probe passkey --lengths 10"), "at least");

@@ -245,13 +245,15 @@ TEST_F(SweepCliTest, RunsEveryPointThenSkipsWhatIsDone) {
 TEST_F(SweepCliTest, ReportHasTheTablesAndAPngAndSvgPerFigure) {
   if (std::system("/usr/bin/python3 -c 'import matplotlib, h5py' 2> /dev/null") != 0)
     GTEST_SKIP() << "Debian's python3-matplotlib and python3-h5py are not installed";
-  RunResult r = run_pelab("sweep --config sweep.ini --out out/report-sweep --threads 2", dir_);
+  std::ofstream(dir_ / "report.ini") << slurp(dir_ / "sweep.ini") << "[eval.mqar]\nprobe = mqar\nlengths = 4T\ntrials = 2\n";
+  RunResult r = run_pelab("sweep --config report.ini --out out/report-sweep --threads 2", dir_);
   ASSERT_EQ(r.rc, 0) << r.err;
   r = run_pelab("report out/report-sweep --out report", dir_);
   ASSERT_EQ(r.rc, 0) << r.err;
   const std::string md = slurp(dir_ / "report/report.md");
   EXPECT_NE(md.find("| rope | done | 12 |"), std::string::npos) << md;
-  for (const char* fig : {"report-sweep-train", "report-sweep-eval-nonoverlap", "report-sweep-analyze-pe-alibi"})
+  for (const char* fig : {"report-sweep-train", "report-sweep-eval-nonoverlap", "report-sweep-probes",
+                          "report-sweep-analyze-pe-alibi"})
     for (const char* ext : {".png", ".svg"}) {
       EXPECT_GT(fs::file_size(dir_ / "report" / (std::string(fig) + ext)), 1000u) << fig << ext;
       EXPECT_NE(md.find(std::string(fig) + ext), std::string::npos) << fig << ext;

@@ -1,0 +1,1 @@
+"""The plots of analysis/plot.py, one module per kind of result."""

@@ -1,0 +1,163 @@
+"""Results of `pelab eval`: perplexity vs length with the loss by position, and probe accuracy heat maps."""
+
+import os
+
+from .common import PlotError, attr, children_in_creation_order, open_h5, save_atomically
+
+
+def read_evals(paths, labels):
+    """[(name, protocol, lengths, ppl, {L: loss_by_position}, train_len)] of /eval/<label>/<protocol>."""
+    import numpy as np
+    out = []
+    for path in paths:
+        run = os.path.basename(os.path.dirname(os.path.abspath(path))) or path
+        with open_h5(path) as f:
+            if "eval" not in f:
+                raise PlotError(f"'{path}' has no /eval group; run 'pelab eval --run {os.path.dirname(path) or '.'}' first")
+            names = labels or children_in_creation_order(f["eval"])
+            for label in names:
+                if label not in f["eval"]:
+                    raise PlotError(f"'{path}' has no /eval/{label}; labels there: {', '.join(f['eval'].keys())}")
+                g = f["eval"][label]
+                T = int(attr(g, "train_len", 0) or 0)
+                for protocol in children_in_creation_order(g):
+                    pg = g[protocol]
+                    lengths = np.asarray(pg["lengths"][...])
+                    curves = {int(L): np.asarray(pg["loss_by_position"][L][...]) for L in pg["loss_by_position"]}
+                    name = run if len(names) == 1 or label in ("nonoverlap", "sliding") else f"{run} {label}"
+                    out.append((name, protocol, lengths, np.asarray(pg["ppl"][...]), curves, T, run))
+    if not out:
+        raise PlotError("no evaluations to plot")
+    return out
+
+
+def plot_eval(paths, labels, out):
+    """Perplexity vs length (log x, one line per run and protocol, the training length marked) and the
+    loss by position at the longest length (the curve that shows where a model breaks)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    evals = read_evals(paths, labels)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
+    train_lengths = set()
+    colors = {}
+    # The loss by position of nonoverlap evaluations; of sliding ones when there are no others.
+    has_nonoverlap = any(e[1] == "nonoverlap" for e in evals)
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for name, protocol, lengths, ppl, curves, T, run in evals:
+        key = name  # one color per run and variant; the protocol sets the line style
+        if key not in colors:
+            colors[key] = palette[len(colors) % len(palette)]
+        style = "-" if protocol == "nonoverlap" else "--"
+        line, = ax1.plot(lengths, ppl, style, marker="o", ms=3, lw=1.3, color=colors[key],
+                         label=f"{name} ({protocol})")
+        if T:
+            train_lengths.add(T)
+        if curves and (protocol == "nonoverlap" or not has_nonoverlap):
+            L = max(curves)
+            y = curves[L]
+            # Windows of 2^k positions averaged, so a 100k-position curve stays readable.
+            edges = np.unique(np.concatenate([[0], np.geomspace(1, len(y), num=min(len(y), 200)).astype(int)]))
+            xs = [(edges[i] + edges[i + 1] - 1) / 2 for i in range(len(edges) - 1)]
+            ys = [np.nanmean(y[edges[i]:edges[i + 1]]) for i in range(len(edges) - 1)]
+            ax2.plot(np.asarray(xs) + 1, ys, lw=1.2, color=colors[key], label=f"{name} (L = {L})")
+    for T in sorted(train_lengths):
+        for ax in (ax1, ax2):
+            ax.axvline(T, color="0.4", ls=":", lw=1)
+    ax1.set_xscale("log", base=2)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("evaluation length L (tokens)")
+    ax1.set_ylabel("perplexity (per byte)")
+    ax1.set_title("perplexity vs length (solid: nonoverlap, dashed: sliding; dotted: training length)", fontsize=9)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("position in the window (1-based, log bins)")
+    ax2.set_ylabel("mean loss (nats per byte)")
+    ax2.set_title("loss by position at the longest length (%s)" % ("nonoverlap" if has_nonoverlap else
+                  "sliding: only the scored positions"), fontsize=9)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, which="both")
+        if ax.get_legend_handles_labels()[0]:  # sliding-only evaluations draw no loss-by-position curve
+            ax.legend(fontsize=6.5, ncol=2 if len(evals) > 8 else 1)
+    fig.tight_layout()
+    save_atomically(fig, out)
+    # The table: perplexity by length, one row per run and protocol.
+    all_lengths = sorted({int(L) for e in evals for L in e[2]})
+    print("%-28s %-10s" % ("run", "protocol") + "".join("%9d" % L for L in all_lengths))
+    for name, protocol, lengths, ppl, curves, T, run in evals:
+        by = {int(L): p for L, p in zip(lengths, ppl)}
+        print("%-28s %-10s" % (name, protocol) + "".join("%9.3f" % by[L] if L in by else "%9s" % "-" for L in all_lengths))
+
+
+def read_probes(paths, labels):
+    """[(name, task, lengths, depths, accuracy (K, D), train_len, trials)] of the probe evaluations
+    /eval/<label> (those holding probe_accuracy) of each run.h5; `labels` empty: every probe."""
+    import numpy as np
+    out = []
+    for path in paths:
+        run = os.path.basename(os.path.dirname(os.path.abspath(path))) or path
+        with open_h5(path) as f:
+            present = children_in_creation_order(f["eval"]) if "eval" in f else []
+            probes = [l for l in present if "probe_accuracy" in f["eval"][l]]
+            for label in labels or []:
+                if label not in present:
+                    raise PlotError(f"'{path}' has no /eval/{label}; probes there: {', '.join(probes) or 'none'}")
+                if label not in probes:
+                    raise PlotError(f"'/eval/{label}' of '{path}' is a perplexity evaluation, not a probe; "
+                                    "draw it with the 'eval' kind")
+            for label in labels or probes:
+                g = f["eval"][label]
+                acc = np.atleast_2d(np.asarray(g["probe_accuracy"][...], dtype=np.float64))
+                lengths = np.asarray(g["probe_lengths"][...], dtype=np.int64)
+                depths = np.asarray(g["probe_depths"][...], dtype=np.float64)
+                if acc.shape != (len(lengths), len(depths)):
+                    raise PlotError(f"'/eval/{label}/probe_accuracy' of '{path}' has shape {acc.shape}, expected "
+                                    f"({len(lengths)}, {len(depths)}); the file is damaged")
+                name = run if len(labels or probes) == 1 else f"{run} {label}"
+                out.append((name, str(attr(g, "probe", "?")), lengths, depths, acc,
+                            int(attr(g, "train_len", 0) or 0), int(attr(g, "trials", 0) or 0)))
+    if not out:
+        raise PlotError("no probe evaluations to plot; run 'pelab eval --run RUN --probe passkey|copy|mqar' first")
+    return out
+
+
+def plot_probe(paths, labels, out):
+    """One heat map per run and probe: exact-match accuracy by input length (rows, the training length marked)
+    and needle depth (columns; one column for copy and mqar, which have no depth), each cell annotated."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    probes = read_probes(paths, labels)
+    cols = min(4, len(probes))
+    rows = (len(probes) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 + 3.4 * cols, 0.8 + 3.2 * rows), squeeze=False,
+                             constrained_layout=True)
+    image = None
+    for k, (ax, (name, task, lengths, depths, acc, T, trials)) in enumerate(zip(axes.flat, probes)):
+        image = ax.imshow(acc, origin="lower", aspect="auto", vmin=0.0, vmax=1.0, cmap="viridis")
+        for i in range(acc.shape[0]):
+            for j in range(acc.shape[1]):
+                ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if acc[i, j] < 0.6 else "black")
+        ax.set_yticks(range(len(lengths)))
+        ax.set_yticklabels([str(int(L)) for L in lengths], fontsize=7)
+        if np.all(np.isnan(depths)):
+            ax.set_xticks([])
+            ax.set_xlabel(f"({task}: no needle depth)", fontsize=8)
+        else:
+            ax.set_xticks(range(len(depths)))
+            ax.set_xticklabels([f"{d:g}" for d in depths], fontsize=7)
+            ax.set_xlabel("needle depth", fontsize=8)
+        if k % cols == 0:
+            ax.set_ylabel("input length L", fontsize=8)
+        beyond = np.nonzero(lengths > T)[0] if T else []
+        if len(beyond) and beyond[0] > 0:  # a line between the lengths within T and those beyond it
+            ax.axhline(beyond[0] - 0.5, color="red", lw=1.2, ls="--")
+        ax.set_title(f"{name}: {task}" + (f", {trials} per cell" if trials else "") + (f", T = {T}" if T else ""),
+                     fontsize=8)
+    for ax in list(axes.flat)[len(probes):]:
+        ax.set_visible(False)
+    fig.colorbar(image, ax=list(axes.flat)[:len(probes)], shrink=0.9, label="exact-match accuracy")
+    fig.suptitle("probe accuracy (teacher-forced greedy; dashed: the training length)", fontsize=10)
+    save_atomically(fig, out)
+    for name, task, lengths, depths, acc, T, trials in probes:
+        print("%-28s %-8s" % (name, task) + "".join(" %11s" % ("-" if np.isnan(d) else f"depth {d:g}") for d in depths))
+        for L, row in zip(lengths, acc):
+            print("%-28s %-8d" % ("", int(L)) + "".join(" %11.2f" % a for a in row))
