@@ -5,6 +5,7 @@
     plot.py train RUN/run.h5 ... --out FILE.png
     plot.py eval RUN/run.h5 ... [--label NAME] --out FILE.png
     plot.py analyze RUN/run.h5 [--label NAME] --out FILE.png
+    plot.py indices RUN/run.h5 ... [--label NAME] --out FILE.png
     plot.py probe RUN/run.h5 ... [--label NAME] --out FILE.png
     plot.py report DIR ... --out DIR    (what `pelab report` runs)
 
@@ -26,7 +27,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from pelab_plots.common import PlotError, import_libraries  # noqa: E402
-from pelab_plots.attention import plot_analyze  # noqa: E402
+from pelab_plots.attention import plot_analyze, plot_indices  # noqa: E402
 from pelab_plots.decay import plot_decay  # noqa: E402
 from pelab_plots.evaluation import plot_eval, plot_probe  # noqa: E402
 from pelab_plots.report import report  # noqa: E402
@@ -69,6 +70,13 @@ def build_parser():
     z.add_argument("--label", help="analysis label to draw (default: the last written)")
     z.add_argument("--out", required=True, metavar="FILE.png", help="picture to write (PNG; .svg/.pdf also work)")
     z.set_defaults(run=lambda a: plot_analyze(a.h5, a.label, a.out))
+    i = sub.add_parser("indices", help="attention resolution and oscillation index per run from 'pelab analyze'",
+                       description="Draw R(s^) within T and over L and the oscillation index within and beyond T "
+                                   "of one or more run.h5 files, bars per run.")
+    i.add_argument("h5", nargs="+", metavar="RUN/run.h5", help="run files holding /analyze groups")
+    i.add_argument("--label", help="analysis label to draw (default: each file's first)")
+    i.add_argument("--out", required=True, metavar="FILE.png", help="picture to write (PNG; .svg/.pdf also work)")
+    i.set_defaults(run=lambda a: plot_indices(a.h5, a.label, a.out))
     q = sub.add_parser("probe", help="probe accuracy heat maps (length x depth) from 'pelab eval --probe'",
                        description="Draw the probe accuracy of one or more run.h5 files, one heat map per run and label.")
     q.add_argument("h5", nargs="+", metavar="RUN/run.h5", help="run files holding probe evaluations")

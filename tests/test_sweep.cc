@@ -253,7 +253,7 @@ TEST_F(SweepCliTest, ReportHasTheTablesAndAPngAndSvgPerFigure) {
   const std::string md = slurp(dir_ / "report/report.md");
   EXPECT_NE(md.find("| rope | done | 12 |"), std::string::npos) << md;
   for (const char* fig : {"report-sweep-train", "report-sweep-eval-nonoverlap", "report-sweep-probes",
-                          "report-sweep-analyze-pe-alibi"})
+                          "report-sweep-attention-indices", "report-sweep-analyze-pe-alibi"})
     for (const char* ext : {".png", ".svg"}) {
       EXPECT_GT(fs::file_size(dir_ / "report" / (std::string(fig) + ext)), 1000u) << fig << ext;
       EXPECT_NE(md.find(std::string(fig) + ext), std::string::npos) << fig << ext;

@@ -1,5 +1,5 @@
-"""Results of `pelab analyze`: the measured mean score by distance over the encoding's theory, and the
-attention mass by distance, per layer."""
+"""Results of `pelab analyze`: per run, the measured mean score by distance over the encoding's theory and
+the attention mass by distance, per layer; across runs, the attention resolution and oscillation indices."""
 
 import os
 
@@ -64,3 +64,66 @@ def plot_analyze(path, label, out):
     fig.suptitle(f"pelab analyze: {run} ({pe}), L = {L}, training length T = {T} (dotted)", fontsize=10)
     fig.tight_layout()
     save_atomically(fig, out)
+
+
+def read_indices(paths, label):
+    """[(run, pe, T, L, {index: per-layer values})] of /analyze/<label> (default: each file's first label) of
+    each run.h5 that has one; the indices are R(ŝ) within T and over L, and the oscillation index (normalized
+    total variation of the head-mean ŝ, docs/oscillation.md) within and beyond T."""
+    import numpy as np
+    out = []
+    for path in paths:
+        run = os.path.basename(os.path.dirname(os.path.abspath(path))) or path
+        with open_h5(path) as f:
+            labels = children_in_creation_order(f["analyze"]) if "analyze" in f else []
+            if label and label not in labels:
+                raise PlotError(f"'{path}' has no /analyze/{label}; labels there: {', '.join(labels) or 'none'}")
+            if not labels:
+                continue
+            g = f["analyze"][label or labels[0]]
+            layers = sorted((k for k in g if k.startswith("layer")), key=lambda k: int(k[5:]))
+            values = {key: np.asarray([float(attr(g[l], key, float("nan"))) for l in layers])
+                      for key in ("resolution_at_train_len", "resolution_at_length",
+                                  "oscillation_within_tv", "oscillation_beyond_tv")}
+            out.append((run, as_str(attr(g, "pe", "?")), int(attr(g, "train_len", 0) or 0),
+                        int(attr(g, "length", 0) or 0), values))
+    if not out:
+        raise PlotError("no analyses to plot; run 'pelab analyze --run RUN --length L' first")
+    return out
+
+
+def plot_indices(paths, label, out):
+    """Per run, the layers' attention resolution within T and over L (xPos's claim: RoPE's falls beyond T) and
+    their oscillation index within and beyond T (ABF's claim: a larger RoPE base oscillates less); bars are
+    the mean over layers, dots the layers."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    rows = read_indices(paths, label)
+    fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 1.4 * len(rows) + 5.0), 4.6))
+    x = np.arange(len(rows))
+    panels = ((axes[0], ("resolution_at_train_len", "resolution_at_length"), ("n < T", "n < L"),
+               "attention resolution R(ŝ) (arXiv 2212.10554 eq. 3)"),
+              (axes[1], ("oscillation_within_tv", "oscillation_beyond_tv"), ("within T", "beyond T"),
+               "oscillation index of ŝ (normalized total variation)"))
+    for ax, keys, names, title in panels:
+        for k, (key, name) in enumerate(zip(keys, names)):
+            offset = (k - 0.5) * 0.38
+            means = [np.nanmean(r[4][key]) if np.any(np.isfinite(r[4][key])) else np.nan for r in rows]
+            ax.bar(x + offset, means, width=0.36, label=name, alpha=0.75)
+            for i, r in enumerate(rows):
+                ax.plot(np.full(len(r[4][key]), x[i] + offset), r[4][key], "k.", ms=4)
+        ax.set_xticks(x)
+        ax.set_xticklabels([r[0] for r in rows], rotation=30, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    Ts = sorted({r[2] for r in rows})
+    Ls = sorted({r[3] for r in rows})
+    fig.suptitle(f"pelab analyze: T = {', '.join(map(str, Ts))}, L = {', '.join(map(str, Ls))} "
+                 "(bars: mean over layers; dots: layers)", fontsize=10)
+    fig.tight_layout()
+    save_atomically(fig, out)
+    print("%-28s %-13s %8s %8s %10s %10s" % ("run", "pe", "R(T)", "R(L)", "osc<T", "osc>=T"))
+    for run, pe, T, L, v in rows:
+        print("%-28s %-13s %8.4f %8.4f %10.4f %10.4f" % (run, pe, *(float(np.nanmean(v[k])) for k in (
+            "resolution_at_train_len", "resolution_at_length", "oscillation_within_tv", "oscillation_beyond_tv"))))

@@ -5,7 +5,7 @@ import io
 import os
 import tempfile
 
-from .attention import plot_analyze
+from .attention import plot_analyze, plot_indices
 from .common import PlotError, children_in_creation_order, open_h5
 from .evaluation import plot_eval, plot_probe
 from .training import plot_train
@@ -74,8 +74,8 @@ def slug(text):
 
 def report(folders, out):
     """A markdown report of run, sweep and reproduce folders: their summaries and verdicts, and PNG + SVG plots
-    of training curves, perplexity vs length with loss by position (per evaluation label), probe accuracy heat maps
-    and measured-vs-theory attention (per run)."""
+    of training curves, perplexity vs length with loss by position (per evaluation label), probe accuracy heat maps,
+    attention resolution and oscillation indices, and measured-vs-theory attention (per run)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -135,6 +135,10 @@ def report(folders, out):
             if probes:
                 figure(lambda o: plot_probe(probes, None, o), f"{base}-probes",
                        f"{title}: probe accuracy by input length and needle depth")
+            analyzed = [p for p in paths if analyze_labels(p)]
+            if analyzed:
+                figure(lambda o: plot_indices(analyzed, None, o), f"{base}-attention-indices",
+                       f"{title}: attention resolution within T and over L, oscillation index within and beyond T")
             for p in paths:
                 for label in analyze_labels(p)[:1]:
                     run = os.path.basename(os.path.dirname(p))
