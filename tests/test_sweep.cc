@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "build_info.h"
 #include "cli_runner.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
@@ -400,6 +401,37 @@ TEST_F(SweepCliTest, ReproduceGivesAVerdictWithOurNumbers) {
   const std::string jsonl = slurp(dir_ / "repro-bench/kernels/quick/bench/flash.jsonl");
   EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 2) << jsonl;
   expect_clean_failure(run_pelab("reproduce all --claims claims --budget huge", dir_), "--budget must be quick or full");
+}
+
+// Every sweep and claim file the project ships resolves into points and commands (a dry run, from a folder
+// that sees the source's experiments/ as the project root would): a broken edit of one fails here, not
+// hours into a user's run.
+TEST(ShippedExperiments, EverySweepAndClaimDryRuns) {
+  const fs::path source = PELAB_SOURCE_DIR;
+  const fs::path dir = fs::temp_directory_path() / ("pelab_shipped_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::create_directory_symlink(source / "experiments", dir / "experiments");
+  int sweeps = 0;
+  for (const auto& e : fs::directory_iterator(source / "experiments/sweeps")) {
+    if (e.path().extension() != ".ini") continue;
+    RunResult r = run_pelab("sweep --dry-run --config experiments/sweeps/" + e.path().filename().string(), dir);
+    EXPECT_EQ(r.rc, 0) << e.path() << ": " << r.err;
+    EXPECT_NE(r.out.find("0 pe"), std::string::npos) << e.path() << " lists no point:\n" << r.out;
+    ++sweeps;
+  }
+  EXPECT_GE(sweeps, 4);
+  std::vector<std::string> claims;
+  for (const auto& e : fs::directory_iterator(source / "experiments/claims"))
+    if (e.path().extension() == ".ini") claims.push_back(e.path().stem().string());
+  EXPECT_GE(claims.size(), 13u);
+  for (const char* budget : {"quick", "full"}) {
+    RunResult r = run_pelab(std::string("reproduce all --dry-run --budget ") + budget, dir);
+    EXPECT_EQ(r.rc, 0) << budget << ": " << r.err;
+    for (const auto& c : claims) EXPECT_NE(r.out.find(c + " "), std::string::npos) << c << " (" << budget << ")";
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 1) << "a dry run wrote into " << dir;
+  fs::remove_all(dir);
 }
 
 }  // namespace
