@@ -51,16 +51,11 @@ def sweep_runs(sweep):
     return paths
 
 
-def eval_labels(path):
+def eval_labels(path, probes=False):
+    """The /eval labels of a run.h5 in creation order: perplexity evaluations, or probes when `probes`."""
     with open_h5(path) as f:
         return [l for l in children_in_creation_order(f["eval"])
-                if "probe_accuracy" not in f["eval"][l]] if "eval" in f else []
-
-
-def probe_labels(path):
-    with open_h5(path) as f:
-        return [l for l in children_in_creation_order(f["eval"])
-                if "probe_accuracy" in f["eval"][l]] if "eval" in f else []
+                if ("probe_accuracy" in f["eval"][l]) == probes] if "eval" in f else []
 
 
 def analyze_labels(path):
@@ -131,7 +126,7 @@ def report(folders, out):
                 with_label = [p for p in paths if label in eval_labels(p)]
                 figure(lambda o: plot_eval(with_label, [label], o), f"{base}-eval-{slug(label)}",
                        f"{title}: perplexity vs length and loss by position, /eval/{label}")
-            probes = [p for p in paths if probe_labels(p)]
+            probes = [p for p in paths if eval_labels(p, probes=True)]
             if probes:
                 figure(lambda o: plot_probe(probes, None, o), f"{base}-probes",
                        f"{title}: probe accuracy by input length and needle depth")
