@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -44,7 +45,7 @@ std::vector<std::string> Context::values(const std::string& key) const {
 
 std::string Context::command_line() const { return join(argv_, " "); }
 
-std::string Context::resolved_ini() const {
+std::string Context::resolved_ini(const std::vector<std::string>& inherited) const {
   std::vector<std::string> global;
   std::map<std::string, std::vector<std::string>> sections;
   for (const auto& opt : desc_->options()) {
@@ -57,10 +58,15 @@ std::string Context::resolved_ini() const {
     else if (auto* b = boost::any_cast<bool>(&v)) value = *b ? "true" : "false";
     else continue;
     size_t dot = name.find('.');
+    if (dot != std::string::npos && vm_[name].defaulted() &&
+        std::find(inherited.begin(), inherited.end(), name.substr(0, dot)) != inherited.end())
+      continue;
     if (dot == std::string::npos) global.push_back(name + " = " + value);
     else sections[name.substr(0, dot)].push_back(name.substr(dot + 1) + " = " + value);
   }
   std::string ini = "# resolved by pelab " + (argv_.size() > 1 ? argv_[1] : std::string()) + "\n";
+  for (const auto& section : inherited)
+    ini += "# [" + section + "] lists only the settings given here; the others are the trained run's\n";
   for (const auto& line : global) ini += line + "\n";
   for (const auto& [section, lines] : sections) {
     ini += "\n[" + section + "]\n";

@@ -39,8 +39,10 @@ class Context {
   std::vector<std::string> values(const std::string& key) const;  // a repeatable positional argument
 
   // Every option of the subcommand with its value (defaults included) as INI:
-  // global keys first, then one [section] per group.
-  std::string resolved_ini() const;
+  // global keys first, then one [section] per group. Sections named in
+  // `inherited` list only the options given: the rest come from elsewhere (eval
+  // and analyze take the encoding from the trained run, not from the defaults).
+  std::string resolved_ini(const std::vector<std::string>& inherited = {}) const;
   std::string command_line() const;
   const std::vector<std::string>& argv() const { return argv_; }
 

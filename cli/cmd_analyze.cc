@@ -68,7 +68,7 @@ int run_analyze(Context& ctx) {
   ModelConfig cfg = run.config;
   cfg.pe = pe;
   run.folder.write_result("analyze", label, [&](h5::Group& g) {
-    write_provenance(g, {"analyze", ctx.command_line(), ctx.resolved_ini()});
+    write_provenance(g, {"analyze", ctx.command_line(), ctx.resolved_ini({"pe"})});
     g.set_attr("pe_trained", run.config.pe.label());
     g.set_attr("pe_changes", join(changes, ","));
     g.set_attr("checkpoint_step", run.checkpoint.step);

@@ -110,7 +110,7 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
   const ProbeResult r = run_probe(model, opt);
   const uint64_t rows = opt.lengths.size(), cols = r.depths.size();
   run.folder.write_result("eval", label, [&](h5::Group& g) {
-    write_provenance(g, {"eval", ctx.command_line(), ctx.resolved_ini()});
+    write_provenance(g, {"eval", ctx.command_line(), ctx.resolved_ini({"pe"})});
     g.set_attr("probe", data::to_string(opt.task));
     g.set_attr("trials", opt.trials);
     g.set_attr("seed", static_cast<int64_t>(opt.seed));
@@ -189,7 +189,7 @@ int run_eval(Context& ctx) {
   for (const auto& p : rep.protocols)
     for (const auto& r : p.lengths) seconds += r.seconds, flops += r.flops;
   folder.write_result("eval", label, [&](h5::Group& g) {
-    write_provenance(g, {"eval", ctx.command_line(), ctx.resolved_ini()});
+    write_provenance(g, {"eval", ctx.command_line(), ctx.resolved_ini({"pe"})});
     std::vector<std::string> protocols;
     for (const auto& p : rep.protocols) protocols.push_back(to_string(p.protocol));
     g.set_attr("protocols", join(protocols, ","));

@@ -121,6 +121,11 @@ TEST_F(EvalCliTest, EvalTimeVariants) {
   const auto labels = RunFolder::open((dir_ / "rope").string()).result_labels("eval");
   EXPECT_NE(std::find(labels.begin(), labels.end(), "rope_b10000_yarn_s4_L32"), labels.end());
   EXPECT_NE(read("rope", "eval/plain/nonoverlap/nll"), read("rope", "eval/rope_b10000_yarn_s4_L32/nonoverlap/nll"));
+  // The saved configuration names the eval-time change and no encoding default the run did not use.
+  const std::string ini = h5::File::open_read((dir_ / "rope/run.h5").string())
+                              .open_group("eval").open_group("rope_b10000_yarn_s4_L32").attr_string("config_ini");
+  EXPECT_NE(ini.find("scaling = yarn"), std::string::npos) << ini;
+  EXPECT_EQ(ini.find("base = "), std::string::npos) << ini;
   ASSERT_EQ(eval("--run alibi --lengths 32 --pe.alibi-distance-scale 0.5 --label half").rc, 0);
 }
 
@@ -192,7 +197,9 @@ TEST_F(EvalCliTest, ProbesWriteAccuracyByLengthAndDepth) {
   for (double a : g.read<double>("probe_accuracy")) EXPECT_TRUE(a == 0 || a == 0.5 || a == 1) << a;
   EXPECT_EQ(g.read<double>("probe_depths"), (std::vector<double>{0, 0.5, 1}));
   EXPECT_EQ(g.attr_int("trials"), 2);
-  if (can_plot) EXPECT_GT(fs::file_size(dir_ / "probe.png"), 1000u);
+  if (can_plot) {
+    EXPECT_GT(fs::file_size(dir_ / "probe.png"), 1000u);
+  }
   ASSERT_EQ(eval("--run rope --probe mqar --lengths 64 --trials 2").rc, 0);
   expect_clean_failure(eval("--run rope --probe passkey --lengths 300 --text short.txt"), "--text");
   expect_clean_failure(eval("--run rope --probe passkey --lengths 10"), "at least");
