@@ -35,7 +35,8 @@ void eval_options(po::options_description_easy_init& o) {
                         "tokens of context but runs one window of L tokens per scored token: L times the cost of nonoverlap")
    ("text", po::value<std::string>(), "score the bytes of this file instead of a dataset split")
    ("data.split", s("test"), "split of the dataset to score: val | test (train is allowed, but is not held out)")
-   ("eval.max-tokens", s("0"), "score at most this many tokens per length (0: the whole text, cut to a multiple of the longest L)")
+   ("eval.max-tokens", s("1048576"), "score at most this many tokens per length (the default cap, 2^20, is more than "
+                                     "KJV's whole test split of 268,127; 0: no cap). The text is cut to a multiple of the longest L")
    ("batch-tokens", s("16384"), "windows of one length are batched up to this many tokens per forward")
    ("label", po::value<std::string>(), "name of the result group /eval/<label> (default: 'default', or the eval-time "
                                        "encoding's label when --pe.* changes it); an existing label is replaced")
@@ -124,6 +125,10 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
     g.write("probe_depths", r.depths);
     g.write("probe_accuracy", r.accuracy.data(), {rows, cols});
     g.write("probe_byte_accuracy", r.byte_accuracy.data(), {rows, cols});
+    const uint64_t trials = static_cast<uint64_t>(opt.trials);
+    g.write("probe_hits", r.hits.data(), {rows, cols, trials});
+    g.write("probe_bytes_ok", r.bytes_ok.data(), {rows, cols, trials});
+    g.write("probe_bytes", r.bytes.data(), {rows, cols, trials});
   });
   std::printf("%s: %s probe, %lld trials per cell, %s (trained at T = %lld)\n%8s", run.folder.dir().c_str(),
               data::to_string(opt.task).c_str(), static_cast<long long>(opt.trials), pe.label().c_str(),

@@ -24,6 +24,9 @@ void sweep_options(po::options_description_easy_init& o) {
    ("jobs", s("1"), "points run at once; the threads are split between them")
    ("threads", s("0"), "OpenMP threads in all (0: every core)")
    ("dry-run", po::bool_switch(), "list the points, one per line with their commands, and run nothing")
+   ("seeds", po::value<std::string>(), "train every point with train.seed = 1..N (overrides the file's seeds = N)")
+   ("wait", po::bool_switch(), "wait for points another process is running on the same run folders (else they are "
+                               "reported as running elsewhere and the summary is left to the last sweep to finish)")
    ("point", po::value<std::string>(), "run only point K (0-based, as --dry-run numbers them): a Slurm array task")
    ("summarize", po::bool_switch(), "only rebuild summary.h5 and summary.md from the run folders")
    ("emit-slurm", po::value<std::string>(), "write a Slurm job array for the sweep into this folder and run nothing")
@@ -60,11 +63,16 @@ void check_sweep_options(const Sweep& s) {
               "paths in a sweep are relative to the folder pelab runs in (the project root)");
 }
 
-std::vector<std::string> execute_sweep(const Sweep& s, int jobs, int threads) {
+SweepRun execute_sweep(const Sweep& s, int jobs, int threads, bool wait) {
   const auto points = sweep_points(s);
-  std::vector<std::string> failed = run_sweep(s, points, self_executable(), jobs, threads);
-  for (const auto& label : run_benches(s, self_executable(), threads)) failed.push_back("bench " + label);
-  return failed;
+  SweepRun r = run_sweep(s, points, self_executable(), jobs, threads, wait);
+  for (const auto& label : run_benches(s, self_executable(), threads)) r.failed.push_back("bench " + label);
+  return r;
+}
+
+void apply_seeds_option(const Context& ctx, Sweep& s) {
+  if (!ctx.has("seeds")) return;
+  set_seeds(s, parse_int(ctx.str("seeds"), "--seeds"), "--seeds");
 }
 
 std::vector<PointResult> summarize_sweep(const Sweep& s, const std::string& command_line) {
@@ -147,6 +155,7 @@ int run_sweep_command(Context& ctx) {
   const std::string file = ctx.str("config");
   Sweep s = read_sweep_file(file);
   if (ctx.has("out")) s.out = ctx.str("out");  // the sweep's `runs` folder, when it names one, stays
+  apply_seeds_option(ctx, s);
   check_sweep_options(s);
   const auto points = sweep_points(s);
   const int threads = resolve_threads(ctx.integer("threads"));
@@ -184,7 +193,8 @@ int run_sweep_command(Context& ctx) {
                            << points.size() - 1 << ")",
                 "pelab sweep --config " << file << " --dry-run lists them");
     std::string failed;
-    const int rc = run_point(s, points[k], self_executable(), threads, &failed);
+    // An array task waits for a point another process runs: the summary job needs it done.
+    const int rc = run_point(s, points[k], self_executable(), threads, &failed, /*wait=*/true);
     if (rc != 0) {
       std::fprintf(stderr, "pelab: error: point %lld (%s) failed with exit status %d: %s; see %s/logs/%s.log\n", k,
                    points[k].name.c_str(), rc, failed.c_str(), s.out.c_str(), points[k].name.c_str());
@@ -195,10 +205,17 @@ int run_sweep_command(Context& ctx) {
   }
   std::fprintf(stderr, "sweep %s: %zu point(s) into %s, %lld at once, %d threads\n", s.name.c_str(), points.size(),
                s.out.c_str(), jobs, threads);
-  const auto failures = execute_sweep(s, static_cast<int>(jobs), threads);
-  const auto results = summarize_sweep(s, ctx.command_line());
-  std::fputs(summary_markdown(s, results).c_str(), stdout);
-  std::printf("\nwrote %s/summary.h5 and summary.md\n", s.out.c_str());
+  const SweepRun run = execute_sweep(s, static_cast<int>(jobs), threads, ctx.flag("wait"));
+  const auto& failures = run.failed;
+  if (run.running_elsewhere.empty()) {
+    const auto results = summarize_sweep(s, ctx.command_line());
+    std::fputs(summary_markdown(s, results).c_str(), stdout);
+    std::printf("\nwrote %s/summary.h5 and summary.md\n", s.out.c_str());
+  } else {
+    std::printf("sweep %s: %zu point(s) running elsewhere (%s): no summary yet; rerun with --wait, or --summarize "
+                "once they are done\n",
+                s.name.c_str(), run.running_elsewhere.size(), join(run.running_elsewhere, ", ").c_str());
+  }
   PELAB_CHECK(failures.empty(), failures.size() << " point(s) failed: " << join(failures, ", "),
               "see " << s.out << "/logs/<point>.log; rerun the same command to retry them (finished steps are skipped)");
   return 0;

@@ -72,7 +72,7 @@ void add_train_options(po::options_description_easy_init& o) {
    ("train.grad-clip", s("1.0"), "clip the global gradient norm to this (0: no clipping)")
    ("train.seed", s("1"), "seed of the parameter initialisation and of the batch sampler")
    ("train.eval-every", s("100"), "validation loss every this many steps (and at step 0 and the end)")
-   ("train.eval-batches", s("4"), "validation set: eval-batches * batch fixed windows of T tokens, evenly spaced over val")
+   ("train.eval-batches", s("16"), "validation set: eval-batches * batch fixed windows of T tokens, evenly spaced over val")
    ("train.checkpoint-every", s("500"), "write checkpoint.h5 every this many steps (and at the end)")
    ("train.log-every", s("10"), "progress line, log.txt line and run.h5 rewrite every this many steps")
    ("train.stop-at", s("0"), "if > 0: stop after this step with a checkpoint (resume later); the schedule still ends at --train.steps")

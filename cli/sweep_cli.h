@@ -10,13 +10,19 @@
 
 namespace pelab::cli {
 
+class Context;
+
 // Every axis and [set] key must be a `pelab train` option, every stage's key an
 // option of its command; one clear error otherwise, before anything runs.
 void check_sweep_options(const Sweep& s);
 
-// Runs the sweep's pending commands (`jobs` points at once) and returns the
-// names of the points that failed; prints progress on stderr.
-std::vector<std::string> execute_sweep(const Sweep& s, int jobs, int threads);
+// Runs the sweep's pending commands (`jobs` points at once): the points that
+// failed (and benchmarks, as "bench LABEL") and those another live process is
+// running (none with `wait`); prints progress on stderr.
+SweepRun execute_sweep(const Sweep& s, int jobs, int threads, bool wait);
+
+// --seeds N of sweep and reproduce, when given, over the file's `seeds`.
+void apply_seeds_option(const Context& ctx, Sweep& s);
 
 // Reads the run folders and writes summary.h5 and summary.md.
 std::vector<PointResult> summarize_sweep(const Sweep& s, const std::string& command_line);

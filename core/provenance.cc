@@ -1,6 +1,7 @@
 #include "core/provenance.h"
 
 #include <ctime>
+#include <fstream>
 
 #include "build_info.h"
 
@@ -15,6 +16,26 @@ std::string utc_timestamp() {
   return buf;
 }
 
+std::string host_cpu() {
+  std::ifstream f("/proc/cpuinfo");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos && colon + 2 <= line.size()) return line.substr(colon + 2);
+    }
+  return "unknown";
+}
+
+std::string kernel_path() {
+#if defined(__AVX512F__)
+  return "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+  return "avx2+fma";
+#else
+  return "scalar";
+#endif
+}
+
 void write_provenance(h5::Group& g, const Provenance& p) {
   g.set_attr("schema_version", kSchemaVersion);
   g.set_attr("pelab_version", PELAB_VERSION);
@@ -23,6 +44,8 @@ void write_provenance(h5::Group& g, const Provenance& p) {
   g.set_attr("command", p.command);
   g.set_attr("command_line", p.command_line);
   g.set_attr("config_ini", p.config_ini);
+  g.set_attr("host_cpu", host_cpu());
+  g.set_attr("kernel_path", kernel_path());
 }
 
 }  // namespace pelab

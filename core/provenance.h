@@ -18,10 +18,17 @@ struct Provenance {
 };
 
 // Writes schema_version, pelab_version, git_revision, created_utc, command,
-// command_line and config_ini as attributes of `g`.
+// command_line, config_ini, host_cpu and kernel_path as attributes of `g`.
 void write_provenance(h5::Group& g, const Provenance& p);
 
 // "2026-11-30T02:53:31Z"
 std::string utc_timestamp();
+
+// The CPU model ("AMD EPYC 9R45", from /proc/cpuinfo; "unknown" elsewhere) and
+// the CPU kernels' instruction set this binary was built for ("avx512",
+// "avx2+fma", "scalar"): the two things that change summation order, so runs
+// of one configuration on two kinds of host differ like seeds (docs/results.md).
+std::string host_cpu();
+std::string kernel_path();
 
 }  // namespace pelab

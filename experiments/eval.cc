@@ -73,13 +73,18 @@ void score(Model& model, const std::vector<uint8_t>& tokens, const std::vector<d
       model.evaluate(in.data(), tg.data(), static_cast<int>(B), static_cast<int>(len), nll.data());
       for (int64_t b = 0; b < B; ++b) {
         const data::EvalWindow& w = *group[first + b];
+        double window_sum = 0;
         for (int64_t t = w.score_from; t < len; ++t) {
           const double x = nll[b * len + t];
-          r.nll_sum += x;
+          window_sum += x;
           r.pos_sum[t] += x;
           ++r.pos_count[t];
-          ++r.count;
         }
+        r.nll_sum += window_sum;
+        r.count += len - w.score_from;
+        r.window_offset.push_back(w.begin + w.score_from);
+        r.window_tokens.push_back(len - w.score_from);
+        r.window_nll.push_back(window_sum);
       }
       r.computed += B * len;
       done += B * len;
@@ -163,6 +168,14 @@ void write_protocol_result(h5::Group& g, const ProtocolResult& r) {
       mean[t] = x.pos_count[t] ? x.pos_sum[t] / static_cast<double>(x.pos_count[t]) : std::nan("");
     pos.write(std::to_string(x.length), mean);
     cnt.write(std::to_string(x.length), x.pos_count);
+  }
+  h5::Group wo = g.create_group("window_offset");
+  h5::Group wn = g.create_group("window_nll");
+  h5::Group wt = g.create_group("window_tokens");
+  for (const auto& x : r.lengths) {
+    wo.write(std::to_string(x.length), x.window_offset);
+    wn.write(std::to_string(x.length), x.window_nll);
+    wt.write(std::to_string(x.length), x.window_tokens);
   }
 }
 

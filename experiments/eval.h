@@ -51,6 +51,10 @@ struct LengthResult {
   int64_t computed = 0;              // tokens run through the model (sliding: > count)
   std::vector<double> pos_sum;       // (L) Σ NLL at window position t
   std::vector<int64_t> pos_count;    // (L) scored targets at window position t
+  // Per window, what an interval resamples (experiments/statistics.h): the
+  // text offset of its first scored target, its Σ NLL and its scored targets.
+  std::vector<int64_t> window_offset, window_tokens;
+  std::vector<double> window_nll;
   double seconds = 0;
   double flops = 0;                  // forward FLOPs (eval_flops)
 
@@ -78,7 +82,8 @@ double eval_flops(const ModelConfig& cfg, int64_t parameters, int64_t T);
 EvalReport evaluate_text(Model& model, const EvalText& text, const EvalOptions& opt);
 
 // Writes one protocol's results into `g`: lengths, ppl, nll, bpb, tokens,
-// seconds, loss_by_position/<L> (docs/hdf5-schema.md "pelab eval").
+// seconds, loss_by_position/<L>, and per window window_offset/<L>,
+// window_nll/<L> (Σ NLL, nats) and window_tokens/<L> (docs/hdf5-schema.md "pelab eval").
 void write_protocol_result(h5::Group& g, const ProtocolResult& r);
 
 }  // namespace pelab

@@ -29,6 +29,8 @@ ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
   const int64_t cols = static_cast<int64_t>(r.depths.size());
   r.accuracy.assign(opt.lengths.size() * cols, 0.0);
   r.byte_accuracy.assign(opt.lengths.size() * cols, 0.0);
+  const size_t cells = opt.lengths.size() * static_cast<size_t>(cols) * static_cast<size_t>(opt.trials);
+  r.hits.assign(cells, 0), r.bytes_ok.assign(cells, 0), r.bytes.assign(cells, 0);
   Progress progress("probe", static_cast<int64_t>(opt.lengths.size()) * cols * opt.trials,
                     opt.quiet ? Progress::Mode::QUIET : Progress::Mode::AUTO);
   int64_t done = 0;
@@ -52,6 +54,7 @@ ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
         model.evaluate(in.data(), tg.data(), 1, static_cast<int>(L));
         const float* probs = model.probabilities();
         bool all = true;
+        const int64_t ok0 = bytes_ok, n0 = bytes;
         for (int64_t t = 0; t < L; ++t) {
           if (!ex.answer[t + 1]) continue;
           const float* p = probs + t * V;
@@ -62,6 +65,8 @@ ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
           all = all && ok;
         }
         hits += all;
+        const size_t at = (li * cols + c) * static_cast<size_t>(opt.trials) + k;
+        r.hits[at] = all, r.bytes_ok[at] = bytes_ok - ok0, r.bytes[at] = bytes - n0;
         progress.update(++done);
       }
       r.accuracy[li * cols + c] = static_cast<double>(hits) / static_cast<double>(opt.trials);

@@ -22,7 +22,7 @@ struct ProbeOptions {
   std::vector<int64_t> lengths;    // model input lengths L
   std::vector<double> depths;      // passkey needle depths in [0, 1]
   int64_t trials = 10;             // examples per (length, depth)
-  uint64_t seed = 1;
+  uint64_t seed = 1;               // of the examples: arms probed with one seed see the same examples
   bool quiet = false;
 };
 
@@ -30,6 +30,9 @@ struct ProbeResult {
   std::vector<double> depths;            // the columns (passkey: the given depths; else one NaN)
   std::vector<double> accuracy;          // (lengths, depths): share of examples retrieved exactly
   std::vector<double> byte_accuracy;     // (lengths, depths): share of answer bytes predicted
+  // Per trial, what an interval resamples: (lengths, depths, trials).
+  std::vector<int64_t> hits;             // 1: every answer byte predicted
+  std::vector<int64_t> bytes_ok, bytes;  // answer bytes predicted, answer bytes
 };
 
 ProbeResult run_probe(Model& model, const ProbeOptions& opt);

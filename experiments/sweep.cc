@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -97,6 +98,11 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
       s.out = e.value;
     } else if (k == "sweep.runs") {
       s.runs = e.value;
+    } else if (k == "sweep.seeds") {
+      const long long n = parse_int(e.value, where + " seeds");
+      PELAB_CHECK(n >= 1 && n <= 1000, where << ": seeds must be in [1, 1000], got " << n,
+                  "e.g. seeds = 3 (each point is trained with train.seed = 1..3)");
+      s.seeds = static_cast<int>(n);
     } else if (starts_with(k, "axes.")) {
       SweepAxis a{k.substr(5), {}};
       PELAB_CHECK(!kReserved.count(a.key), where << ": the sweep sets '" << a.key << "' itself", "remove the line");
@@ -183,7 +189,32 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
     for (const auto& [k, v] : s.set)
       PELAB_CHECK(k != a.key, source << ": '" << k << "' is both an axis and in [set]", "keep one");
   }
+  if (s.seeds > 1) set_seeds(s, s.seeds, source);
   return s;
+}
+
+void set_seeds(Sweep& s, long long n, const std::string& where) {
+  PELAB_CHECK(n >= 1 && n <= 1000, where << ": the number of seeds must be in [1, 1000], got " << n,
+              "e.g. --seeds 3 (each point is trained with train.seed = 1..3)");
+  if (s.seeds > 1 && !s.axes.empty() && s.axes.back().key == "train.seed") s.axes.pop_back();  // an earlier set_seeds'
+  for (const auto& a : s.axes)
+    PELAB_CHECK(a.key != "train.seed", where << ": seeds and an axis train.seed exclude each other",
+                "drop the train.seed axis (seeds = N trains train.seed = 1..N) or drop seeds");
+  for (const auto& [k, v] : s.set)
+    PELAB_CHECK(k != "train.seed", where << ": seeds and [set] train.seed exclude each other",
+                "drop train.seed from [set]");
+  PELAB_CHECK(!s.base_config.empty(), where << ": a sweep of benchmarks only has no trainings to seed", "drop seeds");
+  s.seeds = static_cast<int>(n);
+  if (n < 2) return;
+  SweepAxis a{"train.seed", {}};
+  for (long long i = 1; i <= n; ++i) a.values.push_back(std::to_string(i));
+  s.axes.push_back(std::move(a));
+}
+
+int seed_count(const Sweep& s) {
+  for (const auto& a : s.axes)
+    if (a.key == "train.seed") return static_cast<int>(a.values.size());
+  return 1;
 }
 
 Sweep read_sweep_file(const std::string& path) {
@@ -260,6 +291,13 @@ std::vector<std::string> stage_command(const Sweep& s, const SweepStage& st, con
     const std::string where = s.source + " [" + st.command + "." + st.label + "] " + k;
     cmd.insert(cmd.end(), {"--" + k, has_multiple_of_T(v) ? expand_lengths(v, T, where) : v});
   }
+  // A probe draws its examples from the point's seed: arms of one seed see the same examples (paired).
+  auto has = [&](const char* key) {
+    return std::any_of(st.options.begin(), st.options.end(), [&](const auto& kv) { return kv.first == key; });
+  };
+  if (st.command == "eval" && has("probe") && !has("seed"))
+    for (const auto& [k, v] : p.settings)
+      if (k == "train.seed") cmd.insert(cmd.end(), {"--seed", v});
   return cmd;
 }
 
@@ -382,11 +420,23 @@ std::vector<std::vector<std::string>> pending_commands(const Sweep& s, const Swe
   return out;
 }
 
-int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int threads, std::string* failed) {
+int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int threads, std::string* failed,
+              bool wait) {
   const fs::path logs = fs::path(s.out) / "logs";
   std::error_code ec;
   fs::create_directories(logs, ec);
   PELAB_CHECK(!ec, "cannot create " << logs.string() << ": " << ec.message(), "check the sweep's out folder");
+  fs::create_directories(fs::path(p.dir).parent_path(), ec);
+  PELAB_CHECK(!ec, "cannot create " << fs::path(p.dir).parent_path().string() << ": " << ec.message(),
+              "check the sweep's runs folder");
+  // Beside the run folder, not in it: the folder may not exist yet, or become a link.
+  const FileLock lock((fs::path(p.dir).parent_path() / ("." + p.name + ".lock")).string(), /*wait=*/false);
+  std::unique_ptr<FileLock> waited;
+  if (!lock.held()) {
+    if (!wait) return kRunningElsewhere;
+    waited = std::make_unique<FileLock>((fs::path(p.dir).parent_path() / ("." + p.name + ".lock")).string(),
+                                        /*wait=*/true);
+  }
   const std::string log = (logs / (p.name + ".log")).string();
   const std::string same = resolve_shared_run(s, p, pelab, log);
   if (!same.empty()) append_line(log, "# " + now_text() + " " + p.dir + " -> " + same + " (a run with the same training)");
@@ -451,21 +501,21 @@ std::vector<std::string> run_benches(const Sweep& s, const std::string& pelab, i
   return failed;
 }
 
-std::vector<std::string> run_sweep(const Sweep& s, const std::vector<SweepPoint>& points, const std::string& pelab,
-                                   int jobs, int threads) {
+SweepRun run_sweep(const Sweep& s, const std::vector<SweepPoint>& points, const std::string& pelab, int jobs,
+                   int threads, bool wait) {
   jobs = std::max(1, std::min<int>(jobs, static_cast<int>(points.size())));
   const int per_job = std::max(1, threads / jobs);
   std::atomic<size_t> next{0};
   std::atomic<int> finished{0};
   std::mutex mu;
-  std::vector<std::string> failures;
+  SweepRun out;
   auto worker = [&] {
     for (size_t i; (i = next++) < points.size();) {
       const SweepPoint& p = points[i];
       std::string failed, error;
       int rc = 0;
       try {
-        rc = run_point(s, p, pelab, per_job, &failed);
+        rc = run_point(s, p, pelab, per_job, &failed, wait);
       } catch (const Error& e) {
         rc = -1;
         error = e.user_line();
@@ -474,8 +524,12 @@ std::vector<std::string> run_sweep(const Sweep& s, const std::vector<SweepPoint>
       const int k = ++finished;
       if (rc == 0) {
         std::fprintf(stderr, "sweep %s: [%d/%zu] %s done\n", s.name.c_str(), k, points.size(), p.name.c_str());
+      } else if (rc == kRunningElsewhere) {
+        out.running_elsewhere.push_back(p.name);
+        std::fprintf(stderr, "sweep %s: [%d/%zu] %s is running elsewhere (another process holds it; --wait waits)\n",
+                     s.name.c_str(), k, points.size(), p.name.c_str());
       } else {
-        failures.push_back(p.name);
+        out.failed.push_back(p.name);
         std::fprintf(stderr, "sweep %s: [%d/%zu] %s FAILED: %s (see %s/logs/%s.log)\n", s.name.c_str(), k,
                      points.size(), p.name.c_str(), error.empty() ? ("exit " + std::to_string(rc) + ": " + failed).c_str()
                                                                   : error.c_str(),
@@ -486,7 +540,7 @@ std::vector<std::string> run_sweep(const Sweep& s, const std::vector<SweepPoint>
   std::vector<std::thread> pool;
   for (int j = 0; j < jobs; ++j) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
-  return failures;
+  return out;
 }
 
 }  // namespace pelab

@@ -6,9 +6,10 @@
 //   config = experiments/configs/tiny.ini
 //   out = runs/sweeps/encodings-tiny
 //   runs = runs/shared/tiny      (optional: run folders shared with other sweeps)
+//   seeds = 3                    (optional: every point trained with train.seed = 1..3,
+//                                an axis train.seed added last; `--seeds N` overrides it)
 //   [axes]                       the product of these lists is the points
 //   pe = sinusoidal, rope, alibi
-//   train.seed = 1, 2
 //   [set]                        options of every training
 //   train.steps = 1000
 //   [eval.nonoverlap]            one `pelab eval --label nonoverlap` per point
@@ -79,6 +80,7 @@ struct Sweep {
   std::string out;          // folder of logs/, summary.h5 and summary.md; of the run folders unless `runs`
   std::string runs;         // folder of the run folders when they are shared with other sweeps ("": out)
   std::vector<SweepAxis> axes;
+  int seeds = 0;            // > 1: the last axis is train.seed = 1..seeds (set_seeds); 0 or 1: one training per point
   Options set;
   std::vector<SweepFinetune> finetunes;
   std::vector<SweepStage> stages;
@@ -89,6 +91,14 @@ struct Sweep {
 // quick budget); `source` names the text in errors.
 Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefix, const std::string& source);
 Sweep read_sweep_file(const std::string& path);
+
+// Replicates every point over train.seed = 1..n (n in [1, 1000]): an axis
+// train.seed, last, for n > 1 (replacing one an earlier set_seeds added).
+// An axis or [set] train.seed of the file's own is an error naming `where`.
+void set_seeds(Sweep& s, long long n, const std::string& where);
+
+// How many seeds the sweep replicates over: the values of its train.seed axis, or 1.
+int seed_count(const Sweep& s);
 
 struct SweepPoint {
   int index = 0;
@@ -119,8 +129,14 @@ std::vector<std::vector<std::string>> pending_commands(const Sweep& s, const Swe
 
 // Runs a point's pending commands in order with `threads` OpenMP threads each,
 // their output appended to <out>/logs/<name>.log. Returns 0, or the exit code of
-// the first command that failed (its command line in *failed).
-int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int threads, std::string* failed);
+// the first command that failed (its command line in *failed). A point holds a
+// lock beside its run folder (.<name>.lock) while it runs, so that sweeps that
+// share run folders split the work: when another live process holds it,
+// returns kRunningElsewhere at once, or with `wait` waits for it and then runs
+// what is still pending (usually nothing).
+inline constexpr int kRunningElsewhere = -2;
+int run_point(const Sweep& s, const SweepPoint& p, const std::string& pelab, int threads, std::string* failed,
+              bool wait = false);
 
 // Runs every point, `jobs` at once (each with threads / jobs threads), printing a
 // line per finished command on stderr. Returns the names of the failed points.
@@ -134,7 +150,11 @@ std::string bench_file(const Sweep& s, const SweepBench& b);
 // Returns the labels that failed.
 std::vector<std::string> run_benches(const Sweep& s, const std::string& pelab, int threads);
 
-std::vector<std::string> run_sweep(const Sweep& s, const std::vector<SweepPoint>& points, const std::string& pelab,
-                                   int jobs, int threads);
+struct SweepRun {
+  std::vector<std::string> failed;             // points whose commands failed
+  std::vector<std::string> running_elsewhere;  // points another live process is running (without --wait)
+};
+SweepRun run_sweep(const Sweep& s, const std::vector<SweepPoint>& points, const std::string& pelab, int jobs,
+                   int threads, bool wait = false);
 
 }  // namespace pelab

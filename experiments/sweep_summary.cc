@@ -39,15 +39,32 @@ void read_eval(const h5::Group& g, const std::string& label, PointResult& r) {
     p.accuracy = g.read<double>("probe_accuracy");
     PELAB_CHECK(p.accuracy.size() == p.lengths.size() * p.depths.size(),
                 "/eval/" << label << "/probe_accuracy has the wrong size", "rerun the probe");
+    p.trials = g.has_attr("trials") ? g.attr_int("trials") : 0;
+    p.seed = g.has_attr("seed") ? g.attr_int("seed") : 0;
+    if (g.has("probe_hits")) {
+      p.hits = g.read<int64_t>("probe_hits");
+      PELAB_CHECK(p.hits.size() == p.accuracy.size() * static_cast<size_t>(p.trials),
+                  "/eval/" << label << "/probe_hits has the wrong size", "rerun the probe");
+    }
     r.probe[label] = std::move(p);
     return;
   }
   for (const auto& protocol : g.children()) {
     const h5::Group pg = g.open_group(protocol);
     if (!pg.has("lengths") || !pg.has("ppl")) continue;
-    EvalCurve c{pg.read<int64_t>("lengths"), pg.read<double>("ppl")};
+    EvalCurve c{pg.read<int64_t>("lengths"), pg.read<double>("ppl"), "", {}};
     PELAB_CHECK(c.lengths.size() == c.ppl.size(), "/eval/" << label << "/" << protocol << " has lengths and ppl of "
                                                            "different sizes", "rerun the evaluation");
+    c.checksum = g.has_attr("data_checksum") ? g.attr_string("data_checksum") : "";
+    if (pg.has("window_nll"))
+      for (int64_t L : c.lengths) {
+        const std::string n = std::to_string(L);
+        EvalWindows w{pg.read<int64_t>("window_offset/" + n), pg.read<int64_t>("window_tokens/" + n),
+                      pg.read<double>("window_nll/" + n)};
+        PELAB_CHECK(w.offset.size() == w.nll.size() && w.tokens.size() == w.nll.size(),
+                    "/eval/" << label << "/" << protocol << "/window_* at L " << L << " differ in size", "rerun the evaluation");
+        c.windows.push_back(std::move(w));
+      }
     r.eval[label + "/" + protocol] = std::move(c);
   }
 }
@@ -102,6 +119,7 @@ PointResult read_point(const SweepPoint& p) {
     r.step = f.attr_int("step");
     r.train_len = f.attr_int("train_len");
     r.parameters = f.attr_int("parameters");
+    if (f.has_attr("host_cpu")) r.host = f.attr_string("host_cpu") + ", " + f.attr_string("kernel_path");
     if (f.has("eval"))
       for (const auto& label : f.open_group("eval").children()) read_eval(f.open_group("eval/" + label), label, r);
     if (f.has("analyze"))

@@ -13,9 +13,16 @@
 
 namespace pelab {
 
+struct EvalWindows {  // /eval/<label>/<protocol>/window_*/<L>: what an interval resamples
+  std::vector<int64_t> offset, tokens;
+  std::vector<double> nll;  // Σ NLL of the window (nats)
+};
+
 struct EvalCurve {  // /eval/<label>/<protocol>
   std::vector<int64_t> lengths;
   std::vector<double> ppl;
+  std::string checksum;              // of the text scored (data_checksum)
+  std::vector<EvalWindows> windows;  // one per length; empty for files written before per-window values
 };
 
 struct ProbeGrid {  // /eval/<label> of `pelab eval --probe`
@@ -23,6 +30,8 @@ struct ProbeGrid {  // /eval/<label> of `pelab eval --probe`
   std::vector<int64_t> lengths;
   std::vector<double> depths;
   std::vector<double> accuracy;  // [lengths x depths]
+  int64_t trials = 0, seed = 0;
+  std::vector<int64_t> hits;     // [lengths x depths x trials]; empty for files written before per-trial values
 };
 
 struct AnalyzeIndices {  // /analyze/<label>, one entry per layer
@@ -36,6 +45,7 @@ struct PointResult {
   SweepPoint point;
   bool trained = false;         // run.h5 exists
   std::string status;           // run.h5's status: done, running, stopped, ...
+  std::string host;             // where it trained: "CPU model, kernel path" ("" before provenance had them)
   int64_t step = 0, train_len = 0, parameters = 0;
   double train_loss = 0;        // mean of the last 10 logged steps (nan without logs)
   double val_loss = 0;          // the last validation loss (nan without one)
