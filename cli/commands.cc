@@ -137,7 +137,7 @@ const std::vector<Command>& commands() {
        "example: pelab analyze --run runs/tiny-rope --length 1024 --plot analyze.png",
        {"pe", "data"}, analyze_options, run_analyze},
       {"sweep", "train, evaluate and analyze every point of a sweep file, here or as a Slurm job array: pelab sweep",
-       "usage: pelab sweep --config SWEEP.ini [--out DIR] [--jobs N] [--threads T]\n"
+       "usage: pelab sweep --config SWEEP.ini [--out DIR] [--seeds N] [--wait] [--jobs N] [--threads T]\n"
        "       pelab sweep --config SWEEP.ini --dry-run | --point K | --summarize\n"
        "       pelab sweep --config SWEEP.ini --emit-slurm DIR [--slurm.max-parallel M] [--slurm.cpus-per-task C]\n\n"
        "A sweep file (docs/sweeps.md; examples in experiments/sweeps/) names a base config, axes whose product\n"
@@ -147,20 +147,33 @@ const std::vector<Command>& commands() {
        "same pelab commands a user would type (--dry-run prints them); finished trainings and existing result\n"
        "labels are skipped, interrupted trainings resume. Output of each point: <out>/logs/<point>.log.\n"
        "Afterwards <out>/summary.h5 and summary.md hold one row per point (--summarize rebuilds them).\n"
+       "--seeds N (or seeds = N in the file) trains every point with train.seed = 1..N. Sweeps sharing run\n"
+       "folders split the work: a point another live process runs is reported as running elsewhere (not a\n"
+       "failure; --wait waits for it), and the summary is written by a sweep that saw every point done.\n"
        "--emit-slurm writes array.sbatch (one task per point, #SBATCH --array=0-K%M, each running\n"
        "pelab sweep --point $SLURM_ARRAY_TASK_ID), summary.sbatch (--summarize), submit.sh (the array, then\n"
        "the summary with --dependency=afterok) and manifest.tsv (each point's commands).\n"
        "example: pelab sweep --config experiments/sweeps/encodings-tiny.ini --jobs 2",
        {}, sweep_options, run_sweep_command, "", /*config_is_input=*/true},
-      {"reproduce", "paper claims as runnable checks with verdicts: pelab reproduce --list | NAME | all",
+      {"reproduce", "paper claims as runnable checks with verdicts: pelab reproduce --list | NAME | all | FILE.ini",
        "usage: pelab reproduce --list\n"
-       "       pelab reproduce NAME|all [--budget quick|full] [--out DIR] [--jobs N] [--threads T] [--dry-run]\n\n"
-       "Each claim (experiments/claims/NAME.ini, docs/claims.md) names a paper, its claim and numbers, a recipe\n"
-       "per budget (a sweep: training, evaluation, analysis) and a check on the shape the claim predicts.\n"
-       "reproduce runs the recipe into <out>/NAME/<budget>/ (reusing finished runs), summarizes it, and prints\n"
-       "PASS or FAIL with our numbers beside the paper's; <out>/verdicts.md collects every verdict. A FAIL is a\n"
-       "result, not an error: the exit status is 0 unless a run or a check could not be completed.\n"
-       "example: pelab reproduce alibi-extrapolation --budget quick",
+       "       pelab reproduce NAME|all|FILE.ini [--budget quick|full] [--seeds N] [--json] [--out DIR] [--jobs N]\n"
+       "                       [--threads T] [--dry-run]\n\n"
+       "Each claim (experiments/claims/NAME.ini, or a file of your own; docs/claims.md) names a paper, its claim\n"
+       "and numbers, a recipe per budget (a sweep, seeds = N replicating every point over train.seed = 1..N)\n"
+       "and a check. reproduce runs the recipe into <out>/NAME/<budget>/ (reusing finished runs), summarizes\n"
+       "it, and decides each comparison of the check on the paired difference per seed (ln ppl for perplexities)\n"
+       "with a 95% interval over seeds and resampled text blocks or probe trials:\n"
+       "  a > b [by D]              holds when the interval lies beyond the minimum effect D (default 0.01 in\n"
+       "                            ln ppl, 0.05 in accuracy), contradicted when it lies below it\n"
+       "  equiv(a, b, margin=M)     holds when the 90% interval lies inside +-M, contradicted when wholly outside\n"
+       "  require a >= x            a gate on point estimates: not met makes the verdict INCONCLUSIVE\n"
+       "Holm corrects over a claim's comparisons. PASS: all hold; FAIL: one is contradicted; else INCONCLUSIVE.\n"
+       "With one seed an interval covers evaluation noise only, and says so. <out>/verdicts.md collects the\n"
+       "verdicts; --json prints one object per claim last. A FAIL or INCONCLUSIVE is a result: the exit status\n"
+       "is 0 unless a run or a check could not be completed.\n"
+       "example: pelab reproduce alibi-extrapolation --budget quick\n"
+       "example: pelab reproduce my-claim.ini --seeds 5 --json",
        {}, reproduce_options, run_reproduce, "name"},
       {"report", "a markdown report with PNG + SVG plots of run, sweep and reproduce folders: pelab report",
        "usage: pelab report FOLDER... --out DIR\n\n"

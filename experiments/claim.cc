@@ -267,11 +267,7 @@ struct Unit {
 };
 
 std::string metric_unit(const Node& n) {
-  if (n.name == "bench") {
-    for (const auto& [k, v] : n.args)
-      if (k == "value") return "bench " + v;
-    return "bench";
-  }
+  if (n.name == "bench") return "bench";  // a benchmark's fields carry no units pelab knows: any compare
   if (n.name == "train_loss" || n.name == "val_loss") return "loss";
   if (n.name == "probe") return "accuracy";
   return n.name;

@@ -84,6 +84,7 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
   Sweep s;
   s.source = source;
   std::map<std::string, size_t> stage_index;  // "eval.label" -> index into s.stages
+  long long seeds = 0;                         // the file's seeds = N, applied once the axes are known
   for (const auto& e : entries) {
     if (!starts_with(e.key, prefix)) continue;
     const std::string k = e.key.substr(prefix.size());
@@ -102,7 +103,7 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
       const long long n = parse_int(e.value, where + " seeds");
       PELAB_CHECK(n >= 1 && n <= 1000, where << ": seeds must be in [1, 1000], got " << n,
                   "e.g. seeds = 3 (each point is trained with train.seed = 1..3)");
-      s.seeds = static_cast<int>(n);
+      seeds = n;
     } else if (starts_with(k, "axes.")) {
       SweepAxis a{k.substr(5), {}};
       PELAB_CHECK(!kReserved.count(a.key), where << ": the sweep sets '" << a.key << "' itself", "remove the line");
@@ -189,7 +190,7 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
     for (const auto& [k, v] : s.set)
       PELAB_CHECK(k != a.key, source << ": '" << k << "' is both an axis and in [set]", "keep one");
   }
-  if (s.seeds > 1) set_seeds(s, s.seeds, source);
+  if (seeds > 0) set_seeds(s, seeds, source);
   return s;
 }
 

@@ -88,6 +88,20 @@ TEST_F(EvalCliTest, NonoverlapAtTrainingLengthIsTheTrainingCodesLoss) {
   EXPECT_NEAR(got, want, 1e-6 + 1e-6 * want);  // float sums in another order
   EXPECT_EQ(read("rope", "eval/at-T/nonoverlap/tokens")[0], static_cast<double>(M));
   EXPECT_NE(r.out.find("\"ppl\""), std::string::npos) << r.out;
+  // Per window, what an interval resamples: the windows sum to the totals.
+  const auto offsets = read("rope", "eval/at-T/nonoverlap/window_offset/32");
+  const auto wnll = read("rope", "eval/at-T/nonoverlap/window_nll/32");
+  const auto wtok = read("rope", "eval/at-T/nonoverlap/window_tokens/32");
+  ASSERT_EQ(wnll.size(), static_cast<size_t>(M / kT));
+  double sum = 0, count = 0;
+  for (size_t i = 0; i < wnll.size(); ++i) sum += wnll[i], count += wtok[i];
+  EXPECT_EQ(count, static_cast<double>(M));
+  EXPECT_NEAR(sum / count, got, 1e-12 + 1e-12 * got);
+  EXPECT_EQ(offsets[1] - offsets[0], kT);
+  // The provenance names the host and the kernels.
+  const h5::File f = h5::File::open_read((dir_ / "rope/run.h5").string());
+  EXPECT_FALSE(f.open_group("eval/at-T").attr_string("host_cpu").empty());
+  EXPECT_FALSE(f.open_group("eval/at-T").attr_string("kernel_path").empty());
 }
 
 TEST_F(EvalCliTest, SlidingProtocolScoresEveryTokenOnce) {
@@ -197,6 +211,14 @@ TEST_F(EvalCliTest, ProbesWriteAccuracyByLengthAndDepth) {
   for (double a : g.read<double>("probe_accuracy")) EXPECT_TRUE(a == 0 || a == 0.5 || a == 1) << a;
   EXPECT_EQ(g.read<double>("probe_depths"), (std::vector<double>{0, 0.5, 1}));
   EXPECT_EQ(g.attr_int("trials"), 2);
+  // Per trial: hits whose mean per cell is the accuracy.
+  EXPECT_EQ(g.shape("probe_hits"), (std::vector<uint64_t>{2, 3, 2}));
+  const auto hits = g.read<int64_t>("probe_hits"), bytes = g.read<int64_t>("probe_bytes");
+  const auto acc = g.read<double>("probe_accuracy");
+  for (size_t c = 0; c < 6; ++c) {
+    EXPECT_EQ((hits[2 * c] + hits[2 * c + 1]) / 2.0, acc[c]) << c;
+    EXPECT_GT(bytes[2 * c], 0);
+  }
   if (can_plot) {
     EXPECT_GT(fs::file_size(dir_ / "probe.png"), 1000u);
   }

@@ -11,6 +11,7 @@
 #include "build_info.h"
 #include "cli_runner.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/hdf5_file.h"
 #include "core/ini.h"
 #include "experiments/claim.h"
@@ -73,6 +74,29 @@ TEST(Sweep, FineTunesRunFromTheirPointAndStagesCanEvaluateThem) {
   EXPECT_EQ(cmds[4], (std::vector<std::string>{"pelab", "eval", "--run", "runs/s/pe-rope_train.seed-1+pi4", "--label",
                                                "pi4-far", "--quiet", "--lengths", "64"}));
   EXPECT_THROW(sweep_of(std::string(kSweep) + "[eval.x]\non = nothing\nlengths = 4\n"), Error);
+}
+
+TEST(Sweep, SeedsReplicateEveryPointAndPairTheProbes) {
+  const std::string head = "[sweep]\nname = s\nconfig = base.ini\nout = runs/s\n";
+  Sweep s = sweep_of(head + "seeds = 3\n[axes]\npe = rope, alibi\n[eval.pk]\nprobe = passkey\nlengths = 100\n");
+  EXPECT_EQ(seed_count(s), 3);
+  auto points = sweep_points(s);
+  ASSERT_EQ(points.size(), 6u);
+  EXPECT_EQ(points[1].name, "pe-rope_train.seed-2");
+  const auto cmds = point_commands(s, points[4], "pelab");
+  EXPECT_EQ(cmds[1], (std::vector<std::string>{"pelab", "eval", "--run", "runs/s/pe-alibi_train.seed-2", "--label", "pk",
+                                               "--quiet", "--probe", "passkey", "--lengths", "100", "--seed", "2"}));
+  set_seeds(s, 2, "--seeds");  // replaces the file's
+  EXPECT_EQ(sweep_points(s).size(), 4u);
+  set_seeds(s, 1, "--seeds");
+  EXPECT_EQ(sweep_points(s).size(), 2u);
+  EXPECT_EQ(seed_count(s), 1);
+  EXPECT_THROW(set_seeds(s, 0, "--seeds"), Error);
+  EXPECT_THROW(set_seeds(s, 1001, "--seeds"), Error);
+  EXPECT_THROW(sweep_of(head + "seeds = 0\n"), Error);
+  EXPECT_THROW(sweep_of(head + "seeds = many\n"), Error);
+  EXPECT_THROW(sweep_of(head + "seeds = 2\n[axes]\ntrain.seed = 1, 2\n"), Error);
+  EXPECT_THROW(sweep_of(head + "seeds = 2\n[set]\ntrain.seed = 4\n"), Error);
 }
 
 TEST(Sweep, BadFilesAreClearErrors) {
@@ -354,6 +378,29 @@ TEST_F(SweepCliTest, SlurmArrayTasksRunOneByOneWithoutSlurm) {
   EXPECT_NE(r.rc, 0) << "an array task without SLURM_ARRAY_TASK_ID must refuse";
 }
 
+// Two sweeps on one run folder: a point the other holds is running elsewhere,
+// not failed; no summary until every point is done; --wait waits for it.
+TEST_F(SweepCliTest, APointAnotherProcessRunsIsRunningElsewhere) {
+  std::ofstream(dir_ / "coop.ini") << "[sweep]\nname = coop\nconfig = base.ini\nout = out/coop\n"
+                                      "[axes]\npe = rope, alibi\n[set]\ntrain.threads = 1\n";
+  fs::create_directories(dir_ / "out/coop");
+  {
+    const FileLock held((dir_ / "out/coop/.pe-alibi.lock").string(), /*wait=*/true);
+    RunResult r = run_pelab("sweep --config coop.ini", dir_);
+    EXPECT_EQ(r.rc, 0) << r.err;
+    EXPECT_NE(r.err.find("pe-alibi is running elsewhere"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("FAILED"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("no summary yet"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(dir_ / "out/coop/summary.md"));
+    EXPECT_TRUE(fs::exists(dir_ / "out/coop/pe-rope/run.h5"));
+    EXPECT_FALSE(fs::exists(dir_ / "out/coop/pe-alibi"));
+  }
+  // Released (the other process ended): --wait takes it at once and finishes.
+  RunResult r = run_pelab("sweep --config coop.ini --wait", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "out/coop/summary.md"));
+}
+
 TEST_F(SweepCliTest, BadInputIsOneClearLine) {
   std::ofstream(dir_ / "bad-option.ini") << "[sweep]\nname = b\nconfig = base.ini\n[set]\ntrain.no-such = 1\n";
   expect_clean_failure(run_pelab("sweep --config bad-option.ini --dry-run", dir_), "not an option of pelab train");
@@ -378,21 +425,39 @@ TEST_F(SweepCliTest, ReproduceGivesAVerdictWithOurNumbers) {
   std::ofstream(dir_ / "claims/micro.ini")
       << "[claim]\nname = micro-claim\npaper = nobody\nstatement = training lowers the loss below uniform\n"
          "paper-numbers = ln 256 = 5.55\ncheck = val_loss(pe=rope) < 5.55 and val_loss(pe=alibi) < 5.55\n"
-         "[quick.sweep]\nname = micro-quick\nconfig = base.ini\n[quick.axes]\npe = rope, alibi\n"
+         "[quick.sweep]\nname = micro-quick\nconfig = base.ini\nseeds = 2\n[quick.axes]\npe = rope, alibi\n"
          "[full.sweep]\nname = micro-full\nconfig = base.ini\n[full.axes]\npe = rope, alibi\n[full.set]\ntrain.steps = 24\n";
   std::ofstream(dir_ / "claims/impossible.ini")
       << "[claim]\nname = impossible\npaper = nobody\nstatement = a loss below zero\npaper-numbers = none\n"
-         "check = val_loss(pe=rope) < 0\n[quick.sweep]\nname = q\nconfig = base.ini\n[quick.axes]\npe = rope\n"
+         "check = val_loss(pe=rope) < 0\n[quick.sweep]\nname = q\nconfig = base.ini\nseeds = 2\n[quick.axes]\npe = rope\n"
          "[full.sweep]\nname = f\nconfig = base.ini\n";
   RunResult r = run_pelab("reproduce --claims claims --list", dir_);
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("micro-claim"), std::string::npos);
   r = run_pelab("reproduce all --claims claims --out repro --threads 2", dir_);
   ASSERT_EQ(r.rc, 0) << r.err << r.out;
-  EXPECT_NE(r.out.find("## micro-claim (quick): PASS"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("## impossible (quick): FAIL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("## micro-claim (quick, 2 seeds): PASS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("## impossible (quick, 2 seeds): FAIL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[contradicted] val_loss(pe=rope) < 0"), std::string::npos) << r.out;
   const std::string verdicts = slurp(dir_ / "repro/verdicts.md");
-  EXPECT_NE(verdicts.find("| micro-claim | quick | PASS | val_loss(pe=rope) = "), std::string::npos) << verdicts;
+  EXPECT_NE(verdicts.find("| micro-claim | quick | 2 | PASS | holds "), std::string::npos) << verdicts;
+  // --seeds overrides the recipe's, and --json ends the output with one object per claim.
+  r = run_pelab("reproduce impossible --claims claims --out repro --threads 2 --seeds 3 --json", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err << r.out;
+  const std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  EXPECT_EQ(last.find("{\"claim\": \"impossible\", \"budget\": \"quick\", \"seeds\": 3, \"verdict\": \"FAIL\""), 0u)
+      << last;
+  EXPECT_TRUE(fs::exists(dir_ / "repro/impossible/quick/pe-rope_train.seed-3/run.h5"));
+  // A claim file from anywhere.
+  r = run_pelab("reproduce claims/impossible.ini --out repro --threads 2", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("## impossible (quick, 2 seeds): FAIL"), std::string::npos) << r.out;
+  expect_clean_failure(run_pelab("reproduce impossible --claims claims --seeds 0", dir_), "seeds must be in [1, 1000]");
+  expect_clean_failure(run_pelab("reproduce impossible --claims claims --seeds 100000", dir_), "seeds must be in [1, 1000]");
+  expect_clean_failure(run_pelab("reproduce impossible --claims claims --seeds x", dir_), "--seeds");
+  expect_clean_failure(run_pelab("reproduce nowhere.ini", dir_), "no claim file 'nowhere.ini'");
+  std::ofstream(dir_ / "no-claim.ini") << "[quick.sweep]\nname = q\nconfig = base.ini\n";
+  expect_clean_failure(run_pelab("reproduce no-claim.ini", dir_), "lacks one of [claim]");
   expect_clean_failure(run_pelab("reproduce nothing --claims claims", dir_), "no claim 'nothing'");
   // A claim of benchmarks only (flash-attention's shape): no training, a verdict on the JSON lines.
   fs::create_directories(dir_ / "bench-claims");
@@ -403,7 +468,7 @@ TEST_F(SweepCliTest, ReproduceGivesAVerdictWithOurNumbers) {
          "heads = 2\ncausal = true\nmin-time = 0.01\ncheck-seq = 32\n[full.sweep]\nname = kf\n[full.bench.flash]\ntopic = attention\n";
   r = run_pelab("reproduce kernels --claims bench-claims --out repro-bench --threads 2", dir_);
   ASSERT_EQ(r.rc, 0) << r.err << r.out;
-  EXPECT_NE(r.out.find("## kernels (quick): PASS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("## kernels (quick, 1 seed): PASS"), std::string::npos) << r.out;
   EXPECT_NE(slurp(dir_ / "repro-bench/kernels/quick/summary.md").find("## Benchmark flash"), std::string::npos);
   const std::string jsonl = slurp(dir_ / "repro-bench/kernels/quick/bench/flash.jsonl");
   EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 2) << jsonl;
