@@ -13,6 +13,7 @@
 #include "core/provenance.h"
 #include "core/strings.h"
 #include "experiments/run_folder.h"
+#include "experiments/statistics.h"
 
 namespace pelab {
 
@@ -147,6 +148,74 @@ std::string cell(double x, const char* fmt = "%.4g") {
   return buf;
 }
 
+// "mean ± half-width" of a t-interval over seeds; perplexities on the log
+// scale, so the interval is [lo, hi] around the geometric mean.
+std::string seed_cell(const std::vector<double>& v, bool log) {
+  std::vector<double> x;
+  for (double a : v)
+    if (std::isfinite(a) && (!log || a > 0)) x.push_back(log ? std::log(a) : a);
+  if (x.size() != v.size() || x.empty()) return "–";
+  const stats::Estimate e = stats::seed_mean(x, 0.0, 0);
+  if (x.size() < 2) return cell(log ? std::exp(e.value) : e.value);
+  const stats::Interval ci = e.interval();
+  if (log) return cell(std::exp(e.value)) + " [" + cell(std::exp(ci.lo)) + ", " + cell(std::exp(ci.hi)) + "]";
+  return cell(e.value) + " ± " + cell((ci.hi - ci.lo) / 2, "%.2g");
+}
+
+// Across seeds: a row per setting of the other axes, each value with its 95%
+// interval over the seeds (the seed-to-seed spread only; pelab reproduce adds
+// the text's noise to paired differences).
+std::string seeds_markdown(const Sweep& s, const std::vector<PointResult>& results,
+                           const std::set<std::pair<std::string, int64_t>>& ppl_cols) {
+  if (seed_count(s) < 2) return "";
+  std::map<std::vector<std::string>, std::vector<const PointResult*>> groups;
+  std::vector<std::vector<std::string>> order;
+  for (const auto& r : results) {
+    std::vector<std::string> key;
+    for (const auto& [k, v] : r.point.settings)
+      if (k != "train.seed") key.push_back(v);
+    if (!groups.count(key)) order.push_back(key);
+    groups[key].push_back(&r);
+  }
+  std::ostringstream os;
+  os << "\n## Across seeds\n\nMean over the " << seed_count(s) << " seeds (train.seed) of each setting, with the 95% "
+     << "t-interval over seeds: `mean ± half-width` for losses, `geometric mean [lo, hi]` for perplexities (the "
+     << "interval of ln ppl). It covers the seed-to-seed spread only.\n\n|";
+  for (const auto& a : s.axes)
+    if (a.key != "train.seed") os << " " << a.key << " |";
+  os << " seeds | val loss |";
+  for (const auto& [key, L] : ppl_cols) os << " ppl " << key << " @" << L << " |";
+  os << "\n|";
+  const size_t ncols = s.axes.size() - 1 + 2 + ppl_cols.size();
+  for (size_t i = 0; i < ncols; ++i) os << "---|";
+  os << "\n";
+  for (const auto& key : order) {
+    const auto& g = groups[key];
+    std::vector<double> val;
+    size_t trained = 0;
+    for (const PointResult* r : g) {
+      trained += r->trained;
+      if (r->trained) val.push_back(r->val_loss);
+    }
+    os << "|";
+    for (const auto& v : key) os << " " << v << " |";
+    os << " " << trained << " | " << seed_cell(val, false) << " |";
+    for (const auto& [ek, L] : ppl_cols) {
+      std::vector<double> ppl;
+      for (const PointResult* r : g) {
+        double v = kNaN;
+        if (auto it = r->eval.find(ek); it != r->eval.end())
+          for (size_t i = 0; i < it->second.lengths.size(); ++i)
+            if (it->second.lengths[i] == L) v = it->second.ppl[i];
+        ppl.push_back(v);
+      }
+      os << " " << seed_cell(ppl, true) << " |";
+    }
+    os << "\n";
+  }
+  return os.str();
+}
+
 }  // namespace
 
 std::vector<PointResult> collect_results(const Sweep& s, const std::vector<SweepPoint>& points) {
@@ -210,6 +279,7 @@ std::string summary_markdown(const Sweep& s, const std::vector<PointResult>& res
   os << "\nR(T), R(L): attention resolution (arXiv 2212.10554 eq. 3) of the measured s^[n] within the training "
         "length and over the analyzed length, mean over layers; probe: exact-match accuracy, mean over lengths and "
         "depths. Written by `pelab sweep --summarize`; every number is in summary.h5.\n";
+  os << seeds_markdown(s, results, ppl_cols);
   // Benchmarks: the fields that say what ran and how fast, where the rows have them.
   const std::vector<std::string> kBenchCols = {"impl", "pe", "seq", "batch", "pass", "gflops", "tokens_per_s",
                                                "ratio_to_peak", "ratio_to_naive", "call_rss_increase_bytes",

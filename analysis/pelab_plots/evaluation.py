@@ -1,6 +1,7 @@
 """Results of `pelab eval`: perplexity vs length with the loss by position, and probe accuracy heat maps."""
 
 import os
+import re
 
 from .common import PlotError, attr, children_in_creation_order, open_h5, save_atomically
 
@@ -31,25 +32,63 @@ def read_evals(paths, labels):
     return out
 
 
+# Two-sided 95% critical values of Student's t by degrees of freedom (any table); the normal's past 30.
+_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def seed_groups(evals):
+    """Runs that differ only in their seed (a sweep's "_train.seed-K" point names) as one group each:
+    [(name, protocol, lengths, ppl mean, lo, hi, mean loss-by-position curves, T, seeds)]. The mean is the
+    geometric mean over seeds and [lo, hi] the 95% t-interval of ln ppl (None with one seed)."""
+    import numpy as np
+    groups = {}
+    for e in evals:
+        name, protocol = re.sub(r"_train\.seed-[0-9]+", "", e[0]), e[1]
+        groups.setdefault((name, protocol), []).append(e)
+    out = []
+    for (name, protocol), members in groups.items():
+        lengths = members[0][2]
+        if len(members) == 1 or any(len(m[2]) != len(lengths) or np.any(m[2] != lengths) for m in members):
+            for m in members:
+                out.append((m[0], m[1], m[2], m[3], None, None, m[4], m[5], 1))
+            continue
+        logs = np.log(np.stack([m[3] for m in members]))
+        n = len(members)
+        mean = logs.mean(axis=0)
+        half = _T975[min(n - 2, len(_T975) - 1)] * logs.std(axis=0, ddof=1) / np.sqrt(n) if n <= 31 else \
+            1.96 * logs.std(axis=0, ddof=1) / np.sqrt(n)
+        curves = {}
+        for L in members[0][4]:
+            if all(L in m[4] for m in members):
+                curves[L] = np.nanmean(np.stack([m[4][L] for m in members]), axis=0)
+        out.append((f"{name} ({n} seeds)", protocol, lengths, np.exp(mean), np.exp(mean - half), np.exp(mean + half),
+                    curves, members[0][5], n))
+    return out
+
+
 def plot_eval(paths, labels, out):
     """Perplexity vs length (log x, one line per run and protocol, the training length marked) and the
-    loss by position at the longest length (the curve that shows where a model breaks)."""
+    loss by position at the longest length (the curve that shows where a model breaks). Runs that differ only
+    by seed are drawn as one line, their geometric mean, with a band: the 95% interval over the seeds."""
     import matplotlib.pyplot as plt
     import numpy as np
-    evals = read_evals(paths, labels)
+    evals = seed_groups(read_evals(paths, labels))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8))
     train_lengths = set()
     colors = {}
     # The loss by position of nonoverlap evaluations; of sliding ones when there are no others.
     has_nonoverlap = any(e[1] == "nonoverlap" for e in evals)
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for name, protocol, lengths, ppl, curves, T, run in evals:
+    for name, protocol, lengths, ppl, lo, hi, curves, T, seeds in evals:
         key = name  # one color per run and variant; the protocol sets the line style
         if key not in colors:
             colors[key] = palette[len(colors) % len(palette)]
         style = "-" if protocol == "nonoverlap" else "--"
         line, = ax1.plot(lengths, ppl, style, marker="o", ms=3, lw=1.3, color=colors[key],
                          label=f"{name} ({protocol})")
+        if lo is not None:
+            ax1.fill_between(lengths, lo, hi, color=colors[key], alpha=0.2, lw=0)
         if T:
             train_lengths.add(T)
         if curves and (protocol == "nonoverlap" or not has_nonoverlap):
@@ -67,7 +106,8 @@ def plot_eval(paths, labels, out):
     ax1.set_yscale("log")
     ax1.set_xlabel("evaluation length L (tokens)")
     ax1.set_ylabel("perplexity (per byte)")
-    ax1.set_title("perplexity vs length (solid: nonoverlap, dashed: sliding; dotted: training length)", fontsize=9)
+    ax1.set_title("perplexity vs length (solid: nonoverlap, dashed: sliding; dotted: training length;\n"
+                  "bands: 95% interval over seeds)", fontsize=9)
     ax2.set_xscale("log")
     ax2.set_xlabel("position in the window (1-based, log bins)")
     ax2.set_ylabel("mean loss (nats per byte)")
@@ -82,9 +122,13 @@ def plot_eval(paths, labels, out):
     # The table: perplexity by length, one row per run and protocol.
     all_lengths = sorted({int(L) for e in evals for L in e[2]})
     print("%-28s %-10s" % ("run", "protocol") + "".join("%9d" % L for L in all_lengths))
-    for name, protocol, lengths, ppl, curves, T, run in evals:
+    for name, protocol, lengths, ppl, lo, hi, curves, T, seeds in evals:
         by = {int(L): p for L, p in zip(lengths, ppl)}
         print("%-28s %-10s" % (name, protocol) + "".join("%9.3f" % by[L] if L in by else "%9s" % "-" for L in all_lengths))
+        if lo is not None:
+            band = {int(L): (a, b) for L, a, b in zip(lengths, lo, hi)}
+            print("%-28s %-10s" % ("  95% over seeds", "") +
+                  "".join("%9s" % ("%.3g-%.3g" % band[L]) if L in band else "%9s" % "-" for L in all_lengths))
 
 
 def read_probes(paths, labels):
