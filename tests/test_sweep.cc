@@ -456,6 +456,19 @@ TEST_F(SweepCliTest, ReproduceGivesAVerdictWithOurNumbers) {
   expect_clean_failure(run_pelab("reproduce impossible --claims claims --seeds 100000", dir_), "seeds must be in [1, 1000]");
   expect_clean_failure(run_pelab("reproduce impossible --claims claims --seeds x", dir_), "--seeds");
   expect_clean_failure(run_pelab("reproduce nowhere.ini", dir_), "no claim file 'nowhere.ini'");
+  // Arms that differ in nothing the model sees (the logging cadence) and 2 seeds: whichever
+  // direction is claimed, never PASS.
+  for (const char* op : {">", "<"}) {
+    std::ofstream(dir_ / "noise.ini")
+        << "[claim]\nname = noise\npaper = nobody\nstatement = logging changes the model\npaper-numbers = none\n"
+           "check = ppl(train.log-every=3, eval=n, L=1T) " << op << " ppl(train.log-every=6, eval=n, L=1T)\n"
+           "[quick.sweep]\nname = nq\nconfig = base.ini\nseeds = 2\n[quick.axes]\ntrain.log-every = 3, 6\n"
+           "[quick.eval.n]\nlengths = 1T\neval.max-tokens = 128\n[full.sweep]\nname = nf\nconfig = base.ini\n";
+    r = run_pelab("reproduce noise.ini --out repro --threads 2", dir_);
+    ASSERT_EQ(r.rc, 0) << r.err << r.out;
+    EXPECT_EQ(r.out.find("): PASS"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("## noise (quick, 2 seeds): "), std::string::npos) << r.out;
+  }
   std::ofstream(dir_ / "no-claim.ini") << "[quick.sweep]\nname = q\nconfig = base.ini\n";
   expect_clean_failure(run_pelab("reproduce no-claim.ini", dir_), "lacks one of [claim]");
   expect_clean_failure(run_pelab("reproduce nothing --claims claims", dir_), "no claim 'nothing'");
