@@ -100,6 +100,8 @@ void emit_slurm(const Context& ctx, const Sweep& s, const std::string& sweep_fil
   std::error_code ec;
   fs::create_directories(fs::path(dir) / "logs", ec);
   PELAB_CHECK(!ec, "cannot create '" << dir << "/logs': " << ec.message(), "choose another --emit-slurm folder");
+  // The tasks must see the same points: --seeds travels with them.
+  const std::string seeds = ctx.has("seeds") ? " --seeds " + shell_quote(ctx.str("seeds")) : "";
   const std::string pelab = self_executable(), cwd = fs::current_path().string(), sweep = absolute(sweep_file),
                     out = absolute(s.out), logs = absolute((fs::path(dir) / "logs").string());
   auto header = [&](const std::string& job, const std::string& what) {
@@ -117,12 +119,12 @@ void emit_slurm(const Context& ctx, const Sweep& s, const std::string& sweep_fil
   array += "set -euo pipefail\n: \"${SLURM_ARRAY_TASK_ID:?submit with sbatch (submit.sh), or set SLURM_ARRAY_TASK_ID}\"\n";
   array += "cd " + shell_quote(cwd) + "\n";
   array += "exec " + shell_quote(pelab) + " sweep --config " + shell_quote(sweep) + " --out " + shell_quote(out) +
-           " --point \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-" + std::to_string(cpus) + "}\"\n";
+           seeds + " --point \"$SLURM_ARRAY_TASK_ID\" --threads \"${SLURM_CPUS_PER_TASK:-" + std::to_string(cpus) + "}\"\n";
   std::string summary = header("pelab-" + s.name + "-summary",
                                "pelab sweep " + s.name + ": summary.h5 and summary.md once every array task succeeded.");
   summary += "#SBATCH --output=" + logs + "/summary.out\nset -euo pipefail\ncd " + shell_quote(cwd) + "\n";
   summary += "exec " + shell_quote(pelab) + " sweep --config " + shell_quote(sweep) + " --out " + shell_quote(out) +
-             " --summarize\n";
+             seeds + " --summarize\n";
   const std::string submit =
       "#!/bin/bash\n# Submits the array, then the summary job that waits for all of it (afterok).\n"
       "set -euo pipefail\ncd \"$(dirname \"$0\")\"\n"

@@ -376,6 +376,13 @@ TEST_F(SweepCliTest, SlurmArrayTasksRunOneByOneWithoutSlurm) {
   EXPECT_EQ(s.read<int64_t>("table/trained"), (std::vector<int64_t>{1, 1}));
   r = run_pelab("bash slurm/array.sbatch", dir_, false);
   EXPECT_NE(r.rc, 0) << "an array task without SLURM_ARRAY_TASK_ID must refuse";
+  // Seeds given on the command line travel with the tasks: the array covers every seed.
+  r = run_pelab("sweep --config sweep.ini --out out/slurm-seeds --seeds 2 --emit-slurm slurm-seeds", dir_);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string seeded = slurp(dir_ / "slurm-seeds/array.sbatch");
+  EXPECT_NE(seeded.find("#SBATCH --array=0-3%"), std::string::npos) << seeded;
+  EXPECT_NE(seeded.find(" --seeds 2 --point "), std::string::npos) << seeded;
+  EXPECT_NE(slurp(dir_ / "slurm-seeds/summary.sbatch").find(" --seeds 2 --summarize"), std::string::npos);
 }
 
 // Two sweeps on one run folder: a point the other holds is running elsewhere,
