@@ -4,6 +4,7 @@
 // claim's check and prints PASS, FAIL or INCONCLUSIVE with each comparison's
 // difference and interval beside the paper's numbers; verdicts also go to
 // <out>/verdicts.md, and with --json one object on the last line.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <algorithm>
@@ -96,7 +97,8 @@ std::string short_detail(const Verdict& v) {
       continue;
     }
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%s %+.3g [%+.3g, %+.3g]", stats::to_string(c.outcome), c.diff, c.ci.lo, c.ci.hi);
+    if (std::isnan(c.ci.lo)) std::snprintf(buf, sizeof buf, "%s %+.3g (no interval)", stats::to_string(c.outcome), c.diff);
+    else std::snprintf(buf, sizeof buf, "%s %+.3g [%+.3g, %+.3g]", stats::to_string(c.outcome), c.diff, c.ci.lo, c.ci.hi);
     parts.push_back(buf);
   }
   return join(parts, "; ");
@@ -122,6 +124,7 @@ Outcome reproduce_one(const Claim& c, const std::string& budget, const Context& 
   } else {
     try {
       v = evaluate_check(c.check, results, collect_bench(s));
+      v.seeds = seeds;  // the recipe's, as the header says
       o.verdict = v.verdict;
       o.detail = v.detail;
       row = short_detail(v);

@@ -575,6 +575,43 @@ std::string fmt(double x, const char* f = "%.4g") {
   return buf;
 }
 
+// A side of an accuracy comparison as a proportion: its mean over seeds and
+// the examples behind it (trials x cells of each seed's points), or a number.
+bool proportion(const Node& side, std::map<const Node*, MetricValues>& values, size_t seeds, double* p, double* n) {
+  if (side.kind == Node::NUMBER) {
+    *p = side.number, *n = 0;
+    return true;
+  }
+  if (side.kind != Node::METRIC || side.name != "probe") return false;
+  double sum = 0, examples = 0, leaves = 0;
+  for (const auto& [s, ls] : values.at(&side).by_seed)
+    for (const Leaf& leaf : ls) {
+      sum += leaf.value, leaves += 1;
+      examples += leaf.trial_cells * static_cast<double>(leaf.trial_hits.size());
+    }
+  if (leaves == 0) return false;
+  *p = sum / leaves;
+  *n = examples / (leaves / static_cast<double>(seeds));  // the seed mean's examples
+  return true;
+}
+
+// The standard error that Newcombe's interval (method 10) of p_a - p_b implies;
+// 0 when a side is not a plain probe or number.
+double newcombe_se(const Node& a, const Node& b, std::map<const Node*, MetricValues>& values, size_t seeds) {
+  double pa = 0, na = 0, pb = 0, nb = 0;
+  if (!proportion(a, values, seeds, &pa, &na) || !proportion(b, values, seeds, &pb, &nb)) return 0;
+  auto wilson = [](double p, double n) {
+    if (n < 1) return stats::Interval{p, p};  // a number: exact
+    const int64_t examples = static_cast<int64_t>(std::llround(n));
+    const int64_t hits = std::min(examples, std::max<int64_t>(0, std::llround(p * n)));
+    return stats::wilson(hits, examples);
+  };
+  const stats::Interval wa = wilson(pa, na), wb = wilson(pb, nb);
+  const double lo = std::sqrt((pa - wa.lo) * (pa - wa.lo) + (wb.hi - pb) * (wb.hi - pb));
+  const double hi = std::sqrt((wa.hi - pa) * (wa.hi - pa) + (pb - wb.lo) * (pb - wb.lo));
+  return (lo + hi) / 2 / stats::normal_quantile(0.975);
+}
+
 // Decides one comparison a op b (equiv: op "~") of a clause, up to Holm.
 Comparison compare(const Clause& c, const Node& a, const std::string& op, const Node& b,
                    const std::vector<PointResult>& results, const BenchRows& bench, uint64_t seed) {
@@ -690,6 +727,14 @@ Comparison compare(const Clause& c, const Node& a, const std::string& op, const 
       for (const auto& s : seeds) m += effect(s, &w);
       return m / static_cast<double>(seeds.size());
     }, 1000, seed);
+  // Accuracies near 0 or 1 give a bootstrap no spread (all trials failed in
+  // both arms: an interval of [0, 0]), though the truth may be several
+  // percent. Newcombe's hybrid score interval of the difference (from each
+  // side's Wilson interval) is the floor of the text's standard error.
+  if (u.name == "accuracy" && !std::isnan(text_se)) {
+    const double floor = newcombe_se(a, b, values, seeds.size());
+    text_se = std::max(text_se, floor);
+  }
   if (all_bench) {
     out.estimate.value = per_seed[0];
     out.estimate.se = 0;

@@ -185,6 +185,17 @@ TEST(Verdict, GatesMakeAVerdictInconclusive) {
   EXPECT_EQ(v.verdict, "INCONCLUSIVE") << v.detail;  // 0.33 > 0 holds, but a never learned the task
   EXPECT_FALSE(v.comparisons[0].gate_met);
   EXPECT_NE(v.detail.find("gate NOT met"), std::string::npos) << v.detail;
+  // No model learned the task: 0 of N in both arms has no bootstrap spread; Wilson's intervals set the
+  // floor. At N = 200 ([0, 0.019] each) a difference of 0.05 is ruled out; at N = 40 ([0, 0.088]) it is not.
+  v = evaluate_check("probe(pe=a, eval=passkey, L=1T) > probe(pe=b, eval=passkey, L=1T)",
+                     {probe_point("a", never), probe_point("b", never)});
+  EXPECT_EQ(v.comparisons[0].outcome, stats::Outcome::CONTRADICTED) << v.detail;
+  EXPECT_GT(v.comparisons[0].ci.hi, 0.015) << v.detail;
+  std::vector<int64_t> few(40, 0);
+  v = evaluate_check("probe(pe=a, eval=passkey, L=1T) > probe(pe=b, eval=passkey, L=1T)",
+                     {probe_point("a", few), probe_point("b", few)});
+  EXPECT_EQ(v.verdict, "INCONCLUSIVE") << v.detail;
+  EXPECT_GT(v.comparisons[0].ci.hi, 0.05) << v.detail;  // 0 of 40: Wilson's upper limit is 0.088
   EXPECT_THROW(evaluate_check("require probe(pe=a, eval=copy, L=1T) >= 0.8 and val_loss(pe=a) > 0",
                               {probe_point("a", mostly)}),
                Error);  // a require on a metric no point has
