@@ -82,6 +82,5 @@ class JsonLine {
   std::string body_;
 };
 
-std::string json_escape(const std::string& s);  // with the quotes
 
 }  // namespace pelab::bench

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/provenance.h"
 #include "datasets/dataset.h"
+#include "datasets/dedup.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 
@@ -35,7 +36,10 @@ int run_prepare(Context& ctx) {
 
   const std::string spec = ctx.str("corpus");
   const data::Corpus corpus = data::load_corpus(spec, text);
-  const data::Dataset ds = data::make_dataset(corpus, split);
+  data::Dataset ds = data::make_dataset(corpus, split);
+  const data::DedupReport dedup = data::remove_train_overlap(ds, ctx.integer("data.dedup-words"));
+  ds.dedup_rule = data::dedup_rule_text(dedup.words);
+  for (int i = 0; i < 2; ++i) ds.dedup_lines_removed[i] = dedup.lines_removed[i], ds.dedup_bytes_removed[i] = dedup.bytes_removed[i];
 
   fs::create_directories(out, ec);
   PELAB_CHECK(!ec, "cannot create folder '" << out << "': " << ec.message(), "check the path and its permissions");
@@ -51,6 +55,13 @@ int run_prepare(Context& ctx) {
     std::printf("  %-5s %6lld docs %11lld tokens  %s\n", name, static_cast<long long>(s.num_docs()),
                 static_cast<long long>(s.num_tokens()), s.checksum().c_str());
   }
+  if (dedup.words > 0)
+    std::printf("  removed from val %lld of %lld lines (%lld bytes), from test %lld of %lld lines (%lld bytes): "
+                "%lld consecutive words also in train\n",
+                static_cast<long long>(dedup.lines_removed[0]), static_cast<long long>(dedup.lines_checked[0]),
+                static_cast<long long>(dedup.bytes_removed[0]), static_cast<long long>(dedup.lines_removed[1]),
+                static_cast<long long>(dedup.lines_checked[1]), static_cast<long long>(dedup.bytes_removed[1]),
+                static_cast<long long>(dedup.words));
   std::printf("wrote %s\n", file.c_str());
   return 0;
 }
@@ -65,6 +76,11 @@ int run_info(Context& ctx) {
   std::printf("corpus    %s\nsource    %s\nrecipe    %s\n", ds.corpus.c_str(), ds.source.c_str(), ds.recipe.c_str());
   std::printf("split     val %.4g, test %.4g of tokens, seed %llu\n", ds.split_options.val_fraction,
               ds.split_options.test_fraction, static_cast<unsigned long long>(ds.split_options.seed));
+  std::printf("dedup     %s\n", ds.dedup_rule.empty() ? "(prepared before de-duplication)" : ds.dedup_rule.c_str());
+  if (!ds.dedup_rule.empty())
+    std::printf("          removed val %lld lines (%lld bytes), test %lld lines (%lld bytes)\n",
+                static_cast<long long>(ds.dedup_lines_removed[0]), static_cast<long long>(ds.dedup_bytes_removed[0]),
+                static_cast<long long>(ds.dedup_lines_removed[1]), static_cast<long long>(ds.dedup_bytes_removed[1]));
   std::printf("tokens    %lld (vocabulary %d), checksum %s (verified)\n", static_cast<long long>(ds.num_tokens()),
               data::kVocabSize, ds.checksum().c_str());
   std::printf("%-5s %6s %11s %10s %10s %10s  %s\n", "split", "docs", "tokens", "min doc", "median", "max doc", "checksum");

@@ -14,6 +14,7 @@
 #include "cli/run_inputs.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/json_line.h"
 #include "core/memory.h"
 #include "core/provenance.h"
 #include "core/strings.h"
@@ -36,7 +37,7 @@ void eval_options(po::options_description_easy_init& o) {
    ("text", po::value<std::string>(), "score the bytes of this file instead of a dataset split")
    ("data.split", s("test"), "split of the dataset to score: val | test (train is allowed, but is not held out)")
    ("eval.max-tokens", s("1048576"), "score at most this many tokens per length (the default cap, 2^20, is more than "
-                                     "KJV's whole test split of 268,127; 0: no cap). The text is cut to a multiple of the longest L")
+                                     "KJV's whole de-duplicated test split of 256,740; 0: no cap). The text is cut to a multiple of the longest L")
    ("batch-tokens", s("16384"), "windows of one length are batched up to this many tokens per forward")
    ("label", po::value<std::string>(), "name of the result group /eval/<label> (default: 'default', or the eval-time "
                                        "encoding's label when --pe.* changes it); an existing label is replaced")
@@ -45,10 +46,15 @@ void eval_options(po::options_description_easy_init& o) {
    ("plot", po::value<std::string>(), "also draw perplexity vs length and loss by position into this PNG (with --probe: the "
                                       "accuracy heat map, length x depth)")
    ("probe", po::value<std::string>(), "instead of perplexity: retrieval accuracy on synthetic examples, passkey | copy | mqar "
-                                       "(teacher-forced greedy: every answer byte must be the argmax)")
-   ("depths", s("0,0.25,0.5,0.75,1"), "passkey probe: needle depths in [0, 1]")
+                                       "(teacher-forced greedy: exact = every answer byte is the argmax; byte = the share of "
+                                       "answer bytes that are). copy: --lengths are payload bytes n (input 2n + 1)")
+   ("depths", s("0,0.25,0.5,0.75,1"), "passkey probe: needle depths in [0, 1] of the haystack (the run's train split)")
    ("trials", s("10"), "probe: examples per length and depth")
    ("seed", s("1"), "probe: seed of the examples")
+   ("examples", po::value<std::string>(), "with --probe: print the first N examples of each length and depth as JSON lines "
+                                          "(text, answer, answer_offset; passkey: needle_offset, depth, haystack_bytes; copy: "
+                                          "payload_length) and evaluate nothing. --lengths: passkey and mqar the model input; "
+                                          "copy the payload")
    ("quiet", po::bool_switch(), "no progress line on stderr");
 }
 
@@ -86,27 +92,65 @@ std::string json_line(const std::string& label, const ProtocolResult& p, const L
   return buf;
 }
 
-// `pelab eval --probe TASK`: accuracy by length and depth into /eval/<label>.
-int run_probe_command(const Context& ctx, const EvalOptions& eopt, const TrainedRun& run, const PeSpec& pe,
-                      const std::vector<std::string>& changes) {
+// The probe's options from --probe, --lengths, --depths, --trials, --seed;
+// its haystack is the train split of `ds`.
+ProbeOptions probe_options(const Context& ctx, const std::vector<int64_t>& lengths, const data::Dataset& ds) {
   PELAB_CHECK(!ctx.has("text"), "--probe makes its own synthetic texts; --text cannot go with it",
               "drop --text, or drop --probe to score the file's perplexity");
   ProbeOptions opt;
   opt.task = data::parse_synthetic_task(ctx.str("probe"));
   PELAB_CHECK(opt.task != data::SyntheticTask::NONE, "--probe none is not a probe", "choose passkey, copy or mqar");
-  opt.lengths = eopt.lengths;
+  opt.lengths = lengths;
   opt.depths = ctx.numbers("depths");
   opt.trials = ctx.integer("trials");
   PELAB_CHECK(opt.trials >= 1 && opt.trials <= 1000000, "--trials must be in [1, 1000000], got " << opt.trials, "e.g. --trials 10");
   const long long seed = ctx.integer("seed");
   PELAB_CHECK(seed >= 0, "--seed must be >= 0, got " << seed, "e.g. --seed 1");
   opt.seed = static_cast<uint64_t>(seed);
+  PELAB_CHECK(ds.train.num_tokens() > 0, "the dataset's train split is empty: the probes hide needles in it",
+              "prepare the dataset again (pelab data prepare)");
+  opt.haystack = data::Haystack(ds.train.tokens);
+  probe_columns(opt);
+  return opt;
+}
+
+// `pelab eval --probe TASK --examples N`: the examples as JSON lines, nothing evaluated.
+int print_probe_examples(const Context& ctx, const ProbeOptions& opt) {
+  const long long n = ctx.integer("examples");
+  PELAB_CHECK(n >= 1 && n <= 100000, "--examples must be in [1, 100000], got " << n, "e.g. --examples 3");
+  const std::vector<double> cols = probe_columns(opt);
+  for (int64_t L : opt.lengths)
+    for (size_t c = 0; c < cols.size(); ++c)
+      for (int64_t k = 0; k < n; ++k) {
+        const data::Example ex = probe_example(opt, L, static_cast<int64_t>(c), cols[c], k);
+        std::string line = "{\"probe\": " + json_escape(data::to_string(opt.task)) + ", \"length\": " + std::to_string(L) +
+                           ", \"example\": " + std::to_string(k) + ", \"bytes\": " + std::to_string(ex.tokens.size());
+        if (opt.task == data::SyntheticTask::PASSKEY) {
+          char depth[64];
+          std::snprintf(depth, sizeof depth, "%.6g, \"depth\": %.6g", cols[c], ex.depth);
+          line += ", \"depth_asked\": " + std::string(depth) + ", \"haystack_bytes\": " + std::to_string(ex.haystack_bytes) +
+                  ", \"needle_offset\": " + std::to_string(ex.needle_offset) + ", \"passkey\": " + std::to_string(ex.passkey);
+        }
+        if (opt.task == data::SyntheticTask::COPY) line += ", \"payload_length\": " + std::to_string(ex.payload_length);
+        line += ", \"answer_offset\": " + std::to_string(ex.answer_offset) + ", \"answer\": " + json_escape(ex.answer_text()) +
+                ", \"text\": " + json_escape(ex.text()) + "}";
+        std::printf("%s\n", line.c_str());
+      }
+  return 0;
+}
+
+// `pelab eval --probe TASK`: accuracy by length and depth into /eval/<label>.
+int run_probe_command(const Context& ctx, const EvalOptions& eopt, const TrainedRun& run, const PeSpec& pe,
+                      const std::vector<std::string>& changes) {
+  const data::Dataset ds = data::load_dataset(ctx.given("data.dir") ? ctx.str("data.dir") : run.data_dir);
+  ProbeOptions opt = probe_options(ctx, eopt.lengths, ds);
   opt.quiet = eopt.quiet;
   const std::string label = ctx.has("label") ? ctx.str("label")
                                              : "probe-" + data::to_string(opt.task) + (changes.empty() ? "" : "-" + pe.label());
   check_result_label(label);
-  check_memory(Model::memory_bytes(run.config, 1, opt.lengths.back(), /*training=*/false),
-               "probing at " + std::to_string(opt.lengths.back()) + " tokens", "probe at shorter --lengths");
+  const int64_t longest = probe_input_length(opt.task, opt.lengths.back());
+  check_memory(Model::memory_bytes(run.config, 1, longest, /*training=*/false),
+               "probing at " + std::to_string(longest) + " tokens", "probe at shorter --lengths");
   Model model = load_model(run, pe);
   const ProbeResult r = run_probe(model, opt);
   const uint64_t rows = opt.lengths.size(), cols = r.depths.size();
@@ -116,6 +160,10 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
     g.set_attr("trials", opt.trials);
     g.set_attr("seed", static_cast<int64_t>(opt.seed));
     g.set_attr("scoring", "teacher-forced greedy: an example counts when the argmax at every answer byte is that byte");
+    g.set_attr("lengths_mean", opt.task == data::SyntheticTask::COPY ? "payload bytes n (model input 2n + 1)"
+                                                                      : "model input tokens L (example L + 1)");
+    g.set_attr("haystack", opt.task == data::SyntheticTask::COPY ? "none" : "train split of " + ds.corpus + " " +
+                                                                             ds.train.checksum());
     g.set_attr("pe", pe.label());
     g.set_attr("pe_trained", run.config.pe.label());
     g.set_attr("pe_changes", join(changes, ","));
@@ -130,17 +178,31 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
     g.write("probe_bytes_ok", r.bytes_ok.data(), {rows, cols, trials});
     g.write("probe_bytes", r.bytes.data(), {rows, cols, trials});
   });
-  std::printf("%s: %s probe, %lld trials per cell, %s (trained at T = %lld)\n%8s", run.folder.dir().c_str(),
-              data::to_string(opt.task).c_str(), static_cast<long long>(opt.trials), pe.label().c_str(),
-              static_cast<long long>(run.train_len), "length");
+  if (ctx.flag("json")) {
+    for (uint64_t i = 0; i < rows; ++i)
+      for (uint64_t c = 0; c < cols; ++c) {
+        const double d = r.depths[c];
+        std::printf("{\"label\": %s, \"probe\": %s, \"length\": %lld, \"depth\": %s, \"trials\": %lld, "
+                    "\"exact\": %.6f, \"byte\": %.6f}\n",
+                    json_escape(label).c_str(), json_escape(data::to_string(opt.task)).c_str(),
+                    static_cast<long long>(opt.lengths[i]), std::isnan(d) ? "null" : std::to_string(d).c_str(),
+                    static_cast<long long>(opt.trials), r.accuracy[i * cols + c], r.byte_accuracy[i * cols + c]);
+      }
+    if (ctx.has("plot")) run_plot("probe", run.folder.file(kRunFile), ctx.str("plot"), {"--label", label});
+    return 0;
+  }
+  std::printf("%s: %s probe, %lld trials per cell, %s (trained at T = %lld); exact match / per-byte accuracy%s\n%8s",
+              run.folder.dir().c_str(), data::to_string(opt.task).c_str(), static_cast<long long>(opt.trials),
+              pe.label().c_str(), static_cast<long long>(run.train_len),
+              opt.task == data::SyntheticTask::COPY ? "; lengths are payload bytes" : "", "length");
   for (double d : r.depths) {
-    if (std::isnan(d)) std::printf(" %10s", "accuracy");
-    else std::printf(" depth %4.2f", d);
+    if (std::isnan(d)) std::printf(" %11s", "exact/byte");
+    else std::printf("  depth %4.2f", d);
   }
   std::printf("\n");
   for (uint64_t i = 0; i < rows; ++i) {
     std::printf("%8lld", static_cast<long long>(opt.lengths[i]));
-    for (uint64_t c = 0; c < cols; ++c) std::printf(" %10.2f", r.accuracy[i * cols + c]);
+    for (uint64_t c = 0; c < cols; ++c) std::printf("   %4.2f/%4.2f", r.accuracy[i * cols + c], r.byte_accuracy[i * cols + c]);
     std::printf("\n");
   }
   std::printf("wrote /eval/%s in %s\n", label.c_str(), run.folder.file(kRunFile).c_str());
@@ -166,6 +228,11 @@ int run_eval(Context& ctx) {
   const bool plot = ctx.has("plot");
   if (plot) check_plot_target(ctx.str("plot"));
 
+  if (ctx.has("examples") && ctx.has("probe")) {
+    // Nothing is evaluated: no checkpoint is needed, only a dataset for the haystack.
+    const std::string dir = ctx.given("data.dir") ? ctx.str("data.dir") : open_trained_run(ctx).data_dir;
+    return print_probe_examples(ctx, probe_options(ctx, opt.lengths, data::load_dataset(dir)));
+  }
   const TrainedRun run = open_trained_run(ctx);
   const RunFolder& folder = run.folder;
   const Checkpoint& ck = run.checkpoint;
@@ -181,6 +248,7 @@ int run_eval(Context& ctx) {
               "learned positions are undefined past the trained table: evaluate at most " << trained.max_len);
 
   if (ctx.has("probe")) return run_probe_command(ctx, opt, run, pe, changes);
+  PELAB_CHECK(!ctx.has("examples"), "--examples shows a probe's examples", "add --probe passkey|copy|mqar");
   const EvalText text = text_to_score(ctx, run.data_dir);
   const int64_t longest_batch = std::max<int64_t>(1, opt.batch_tokens / opt.lengths.back());
   check_memory(Model::memory_bytes(trained, longest_batch, opt.lengths.back(), /*training=*/false),

@@ -41,8 +41,12 @@ void add_data_options(po::options_description_easy_init& o) {
    ("data.test-fraction", s("0.05"), "share of tokens for test documents (at least one document)")
    ("data.split-seed", s("1"), "seed of the document shuffle that assigns documents to train/val/test")
    ("data.doc-bytes", s("65536"), "single-file corpus: cut into documents of about this many bytes at blank lines")
+   ("data.dedup-words", s("13"), "prepare: remove val and test lines sharing a run of this many consecutive words with the "
+                                 "train split (parallel passages; 0: keep them whole)")
    ("data.synthetic", s("none"), "synthetic task mixed into training batches: none|passkey|copy|mqar")
-   ("data.synthetic-rate", s("0"), "probability that a training row is a synthetic example instead of corpus text");
+   ("data.synthetic-rate", s("0"), "probability that a training row is a synthetic example instead of corpus text")
+   ("data.copy-min", s("1"), "copy rows: shortest payload, in bytes (rows are packed with examples 'P|P\\n', payloads uniform in [min, max])")
+   ("data.copy-max", s("0"), "copy rows: longest payload, in bytes (0: the longest one row holds, (T - 1) / 2)");
 }
 
 void add_model_options(po::options_description_easy_init& o) {
@@ -132,6 +136,8 @@ data::BatcherOptions batcher_options(const Context& ctx, int64_t length, uint64_
               "e.g. --data.synthetic-rate 0.1");
   PELAB_CHECK(o.synthetic != data::SyntheticTask::NONE || o.synthetic_rate == 0,
               "--data.synthetic-rate " << o.synthetic_rate << " without a task", "add --data.synthetic passkey|copy|mqar");
+  o.copy_min = checked_int(ctx, "data.copy-min", 1, 1 << 30);
+  o.copy_max = checked_int(ctx, "data.copy-max", 0, 1 << 30);
   return o;
 }
 

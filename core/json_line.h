@@ -8,6 +8,10 @@
 
 namespace pelab {
 
+// `s` as a JSON string, with the quotes: quote, backslash and control bytes
+// escaped; other bytes as they are (text that is UTF-8 stays valid JSON).
+std::string json_escape(const std::string& s);
+
 // One object of string, number, true/false/null values (no nesting) as
 // key -> text: strings unescaped, everything else as written. Throws
 // pelab::Error naming `where` on anything else.

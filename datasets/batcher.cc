@@ -16,7 +16,8 @@ BatcherState BatcherState::from_ints(const std::vector<int64_t>& v) {
 }
 
 Batcher::Batcher(const Split& train, const BatcherOptions& opt)
-    : train_(&train), opt_(opt), rng_(Rng::stream(opt.seed, 2)) {
+    : train_(&train), opt_(opt), synthetic_opt_{Haystack(train.tokens), opt.copy_min, opt.copy_max},
+      rng_(Rng::stream(opt.seed, 2)) {
   PELAB_CHECK(opt.length >= 1, "the context length must be >= 1, got " << opt.length, "e.g. --train.length 256");
   PELAB_CHECK(train.num_tokens() >= opt.length + 1,
               "the training split has " << train.num_tokens() << " tokens, fewer than the context length + 1 ("
@@ -29,6 +30,7 @@ Batcher::Batcher(const Split& train, const BatcherOptions& opt)
     PELAB_CHECK(opt.length + 1 >= min, "--data.synthetic " << to_string(opt.synthetic) << " needs rows of at least " << min
                                                             << " tokens; the context length + 1 is " << opt.length + 1,
                 "use a longer --train.length or another task");
+    if (opt.synthetic == SyntheticTask::COPY) copy_range(opt.length + 1, opt.copy_min, opt.copy_max);
   }
 }
 
@@ -54,7 +56,7 @@ void Batcher::next(int64_t B, Batch& out) {
     int32_t* tg = out.targets.data() + b * T;
     // The coin is drawn only when mixing, so rate 0 gives the plain stream.
     if (mix && rng_.uniform() < opt_.synthetic_rate) {
-      const Example ex = make_synthetic(opt_.synthetic, T + 1, rng_);
+      const Example ex = make_synthetic(opt_.synthetic, T + 1, rng_, synthetic_opt_);
       for (int64_t t = 0; t < T; ++t) {
         in[t] = ex.tokens[t];
         tg[t] = ex.tokens[t + 1];

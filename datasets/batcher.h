@@ -5,7 +5,8 @@
 // so a window may cross a document boundary, as in GPT-style training):
 // inputs = its first T tokens, targets = its last T. The start is uniform in
 // [0, N - T - 1]. With a synthetic task and rate r > 0, each row is instead,
-// with probability r, a fresh synthetic example of length T+1 (synthetic.h).
+// with probability r, a fresh synthetic example of length T+1 (synthetic.h),
+// whose haystack (passkey, mqar) is a window of the same training split.
 // Every random choice comes from one Rng seeded with Rng::stream(seed, 2), so
 // the batches are a function of (split, T, seed, task, rate) and the number of
 // rows drawn; BatcherState (the Rng state and two counters) restores the exact
@@ -31,6 +32,7 @@ struct BatcherOptions {
   uint64_t seed = 1;
   SyntheticTask synthetic = SyntheticTask::NONE;
   double synthetic_rate = 0;  // probability that a row is a synthetic example
+  int64_t copy_min = 1, copy_max = 0;  // copy rows: payload range (0: the longest a row holds)
 };
 
 // Row-major (B, T) arrays.
@@ -75,6 +77,7 @@ class Batcher {
  private:
   const Split* train_;
   BatcherOptions opt_;
+  SyntheticOptions synthetic_opt_;
   Rng rng_;
   int64_t rows_ = 0, synthetic_ = 0;
 };

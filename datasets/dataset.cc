@@ -186,6 +186,11 @@ void save_dataset(const Dataset& ds, const std::string& path, const Provenance& 
   f.set_attr("num_tokens", ds.num_tokens());
   f.set_attr("num_docs", ds.train.num_docs() + ds.val.num_docs() + ds.test.num_docs());
   f.set_attr("checksum", ds.checksum());
+  f.set_attr("dedup_rule", ds.dedup_rule);
+  for (int i = 0; i < 2; ++i) {
+    f.set_attr(std::string(kSplitNames[i + 1]) + "_dedup_lines_removed", ds.dedup_lines_removed[i]);
+    f.set_attr(std::string(kSplitNames[i + 1]) + "_dedup_bytes_removed", ds.dedup_bytes_removed[i]);
+  }
   write_split(f, "train", ds.train);
   write_split(f, "val", ds.val);
   write_split(f, "test", ds.test);
@@ -215,6 +220,13 @@ Dataset load_dataset(const std::string& path_in) {
   ds.split_options.val_fraction = f.attr_double("val_fraction");
   ds.split_options.test_fraction = f.attr_double("test_fraction");
   ds.split_options.seed = static_cast<uint64_t>(f.attr_int("split_seed"));
+  if (f.has_attr("dedup_rule")) {
+    ds.dedup_rule = f.attr_string("dedup_rule");
+    for (int i = 0; i < 2; ++i) {
+      ds.dedup_lines_removed[i] = f.attr_int(std::string(kSplitNames[i + 1]) + "_dedup_lines_removed");
+      ds.dedup_bytes_removed[i] = f.attr_int(std::string(kSplitNames[i + 1]) + "_dedup_bytes_removed");
+    }
+  }
   ds.train = read_split(f, kSplitNames[0], path);
   ds.val = read_split(f, kSplitNames[1], path);
   ds.test = read_split(f, kSplitNames[2], path);

@@ -59,6 +59,10 @@ struct Dataset {
   std::string recipe;  // what a document is
   SplitOptions split_options;
   Split train, val, test;
+  // What dedup.h removed from val and test: the rule ("" for a dataset
+  // prepared before it), and lines and bytes removed, {val, test}.
+  std::string dedup_rule;
+  int64_t dedup_lines_removed[2] = {0, 0}, dedup_bytes_removed[2] = {0, 0};
 
   // "train", "val" or "test" (else an error naming them).
   const Split& split(std::string_view name) const;

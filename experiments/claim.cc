@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json_line.h"
 #include "core/files.h"
 #include "core/ini.h"
 #include "core/strings.h"
@@ -784,16 +785,6 @@ std::string describe(const Comparison& c, size_t holm_m) {
   return s;
 }
 
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') o += '\\', o += ch;
-    else if (ch == '\n') o += "\\n";
-    else if (static_cast<unsigned char>(ch) < 0x20) o += ' ';
-    else o += ch;
-  }
-  return o + "\"";
-}
 std::string json_number(double x) { return std::isfinite(x) ? fmt(x, "%.6g") : "null"; }
 
 }  // namespace
@@ -850,22 +841,22 @@ Verdict evaluate_check(const std::string& check, const std::vector<PointResult>&
 }
 
 std::string verdict_json(const std::string& claim, const std::string& budget, const Verdict& v) {
-  std::string o = "{\"claim\": " + json_string(claim) + ", \"budget\": " + json_string(budget) +
-                  ", \"seeds\": " + std::to_string(v.seeds) + ", \"verdict\": " + json_string(v.verdict) +
+  std::string o = "{\"claim\": " + json_escape(claim) + ", \"budget\": " + json_escape(budget) +
+                  ", \"seeds\": " + std::to_string(v.seeds) + ", \"verdict\": " + json_escape(v.verdict) +
                   ", \"comparisons\": [";
   for (size_t i = 0; i < v.comparisons.size(); ++i) {
     const Comparison& c = v.comparisons[i];
-    o += (i ? ", " : "") + std::string("{\"kind\": ") + json_string(c.kind) + ", \"lhs\": {\"expr\": " +
-         json_string(c.lhs) + ", \"mean\": " + json_number(c.lhs_mean) + "}, \"op\": " + json_string(c.op) +
-         ", \"rhs\": {\"expr\": " + json_string(c.rhs) + ", \"mean\": " + json_number(c.rhs_mean) +
-         "}, \"scale\": " + json_string(c.scale) + ", \"diff\": " + json_number(c.diff) +
+    o += (i ? ", " : "") + std::string("{\"kind\": ") + json_escape(c.kind) + ", \"lhs\": {\"expr\": " +
+         json_escape(c.lhs) + ", \"mean\": " + json_number(c.lhs_mean) + "}, \"op\": " + json_escape(c.op) +
+         ", \"rhs\": {\"expr\": " + json_escape(c.rhs) + ", \"mean\": " + json_number(c.rhs_mean) +
+         "}, \"scale\": " + json_escape(c.scale) + ", \"diff\": " + json_number(c.diff) +
          ", \"delta\": " + json_number(c.delta) + ", \"ci\": [" + json_number(c.ci.lo) + ", " + json_number(c.ci.hi) +
          "], \"outcome\": " +
-         json_string(c.kind == "require" ? (c.gate_met ? "gate met" : "gate not met") : stats::to_string(c.outcome)) +
+         json_escape(c.kind == "require" ? (c.gate_met ? "gate met" : "gate not met") : stats::to_string(c.outcome)) +
          ", \"seeds\": " + std::to_string(c.estimate.seeds) + ", \"seeds_needed\": " + std::to_string(c.seeds_needed) +
-         ", \"covers\": " + json_string(c.estimate.has_interval() ? c.estimate.covers : c.estimate.why_no_interval) +
+         ", \"covers\": " + json_escape(c.estimate.has_interval() ? c.estimate.covers : c.estimate.why_no_interval) +
          ", \"hosts\": [";
-    for (size_t h = 0; h < c.hosts.size(); ++h) o += (h ? ", " : "") + json_string(c.hosts[h]);
+    for (size_t h = 0; h < c.hosts.size(); ++h) o += (h ? ", " : "") + json_escape(c.hosts[h]);
     o += "]}";
   }
   return o + "]}";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "core/error.h"
 #include "core/progress.h"
@@ -9,23 +10,49 @@
 
 namespace pelab {
 
-ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
+int64_t probe_input_length(data::SyntheticTask task, int64_t L) {
+  return task == data::SyntheticTask::COPY ? 2 * L + 1 : L;
+}
+
+data::Example probe_example(const ProbeOptions& opt, int64_t L, int64_t c, double depth, int64_t k) {
+  // One stream per example: what an example is does not depend on which other
+  // cells or trials run, so `--examples` shows exactly what is scored.
+  Rng rng = Rng::stream(opt.seed, Rng::mix(1000003 * static_cast<uint64_t>(L) + static_cast<uint64_t>(c)) +
+                                      static_cast<uint64_t>(k));
+  switch (opt.task) {
+    case data::SyntheticTask::PASSKEY: return data::make_passkey(L + 1, rng, opt.haystack, depth);
+    case data::SyntheticTask::COPY: return data::make_copy(L, rng);
+    case data::SyntheticTask::MQAR: return data::make_mqar(L + 1, rng, opt.haystack, 0);
+    case data::SyntheticTask::NONE: break;
+  }
+  throw Error("no probe task", "choose --probe passkey, copy or mqar");
+}
+
+std::vector<double> probe_columns(const ProbeOptions& opt) {
   PELAB_CHECK(opt.task != data::SyntheticTask::NONE, "no probe task", "choose --probe passkey, copy or mqar");
   PELAB_CHECK(opt.trials >= 1, "--trials must be >= 1, got " << opt.trials, "e.g. --trials 10");
-  for (int64_t L : opt.lengths)
+  PELAB_CHECK(!opt.lengths.empty(), "no --lengths", "e.g. --lengths 256,1024");
+  for (int64_t L : opt.lengths) {
+    if (opt.task == data::SyntheticTask::COPY) continue;  // any payload n >= 1 builds an example
     PELAB_CHECK(L + 1 >= data::synthetic_min_length(opt.task),
                 "--probe " << data::to_string(opt.task) << " needs lengths of at least "
                            << data::synthetic_min_length(opt.task) - 1 << " tokens, got " << L,
-                "raise the shortest --lengths");
-  ProbeResult r;
-  if (opt.task == data::SyntheticTask::PASSKEY) {
-    PELAB_CHECK(!opt.depths.empty(), "no --depths", "e.g. --depths 0,0.25,0.5,0.75,1");
-    for (double d : opt.depths)
-      PELAB_CHECK(d >= 0 && d <= 1, "--depths must be in [0, 1], got " << d, "e.g. --depths 0,0.5,1");
-    r.depths = opt.depths;
-  } else {
-    r.depths = {std::nan("")};
+                (opt.task == data::SyntheticTask::PASSKEY
+                     ? "raise the shortest --lengths: the needle and question take " +
+                           std::to_string(data::passkey_fixed_bytes(5)) + " bytes and the haystack at least " +
+                           std::to_string(data::kPasskeyMinHaystack)
+                     : std::string("raise the shortest --lengths")));
   }
+  if (opt.task != data::SyntheticTask::PASSKEY) return {std::nan("")};
+  PELAB_CHECK(!opt.depths.empty(), "no --depths", "e.g. --depths 0,0.25,0.5,0.75,1");
+  for (double d : opt.depths)
+    PELAB_CHECK(d >= 0 && d <= 1, "--depths must be in [0, 1], got " << d, "e.g. --depths 0,0.5,1");
+  return opt.depths;
+}
+
+ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
+  ProbeResult r;
+  r.depths = probe_columns(opt);
   const int64_t cols = static_cast<int64_t>(r.depths.size());
   r.accuracy.assign(opt.lengths.size() * cols, 0.0);
   r.byte_accuracy.assign(opt.lengths.size() * cols, 0.0);
@@ -37,16 +64,16 @@ ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
   const int V = model.config().vocab;
   std::vector<int32_t> in, tg;
   for (size_t li = 0; li < opt.lengths.size(); ++li) {
-    const int64_t L = opt.lengths[li];
+    const int64_t L = probe_input_length(opt.task, opt.lengths[li]);
     in.resize(L);
     tg.resize(L);
     for (int64_t c = 0; c < cols; ++c) {
-      // One stream per cell: results do not depend on which other cells run.
-      Rng rng = Rng::stream(opt.seed, 1000003 * static_cast<uint64_t>(L) + static_cast<uint64_t>(c));
       int64_t hits = 0, bytes_ok = 0, bytes = 0;
       for (int64_t k = 0; k < opt.trials; ++k) {
-        const data::Example ex = opt.task == data::SyntheticTask::PASSKEY ? data::make_passkey(L + 1, rng, r.depths[c])
-                                                                            : data::make_synthetic(opt.task, L + 1, rng);
+        const data::Example ex = probe_example(opt, opt.lengths[li], c, r.depths[c], k);
+        PELAB_CHECK(static_cast<int64_t>(ex.tokens.size()) == L + 1, "probe example of " << ex.tokens.size()
+                                                                          << " bytes, expected " << L + 1,
+                    "this is a bug in pelab");
         for (int64_t t = 0; t < L; ++t) {
           in[t] = ex.tokens[t];
           tg[t] = ex.tokens[t + 1];

@@ -1,12 +1,14 @@
 // Retrieval probes (reference §6.4-6.6): the "superficial long context" check
 // of arXiv 2405.14591, where perplexity stays low while retrieval fails.
-// Examples of the synthetic tasks (datasets/synthetic.h) of length L + 1 go
-// through the model once, teacher-forced: an example counts as retrieved when
+// Examples of the synthetic tasks (datasets/synthetic.h) go through the model
+// once, teacher-forced. For passkey and mqar a length L is the model's input
+// (the example has L + 1 bytes); for copy it is the payload n (the example
+// "P|P\n" has 2n + 2 bytes, the input 2n + 1). An example counts as retrieved when
 // the argmax prediction of every answer byte is that byte (greedy decoding of
 // the answer with the correct prefix fed back, which is what a greedy decoder
 // does as long as it is right). Accuracy is the share of retrieved examples.
-// passkey puts the needle at each requested depth; copy and mqar have no
-// depth (one column).
+// passkey puts the needle at each requested depth of a haystack of the run's
+// train split; copy and mqar have no depth (one column).
 #pragma once
 
 #include <cstdint>
@@ -23,8 +25,18 @@ struct ProbeOptions {
   std::vector<double> depths;      // passkey needle depths in [0, 1]
   int64_t trials = 10;             // examples per (length, depth)
   uint64_t seed = 1;               // of the examples: arms probed with one seed see the same examples
+  data::Haystack haystack;         // passkey, mqar: real text (the run's train split)
   bool quiet = false;
 };
+
+// The model input length of a probe at length L (copy: 2L + 1).
+int64_t probe_input_length(data::SyntheticTask task, int64_t L);
+// The probe's example k of cell (length index li, depth column c): what
+// run_probe scores, and what `pelab eval --examples` prints. Deterministic in
+// (seed, L, c, k) alone.
+data::Example probe_example(const ProbeOptions& opt, int64_t L, int64_t c, double depth, int64_t k);
+// Checks the task, lengths, depths and trials; returns the depth columns.
+std::vector<double> probe_columns(const ProbeOptions& opt);
 
 struct ProbeResult {
   std::vector<double> depths;            // the columns (passkey: the given depths; else one NaN)

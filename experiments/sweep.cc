@@ -104,6 +104,11 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
       PELAB_CHECK(n >= 1 && n <= 1000, where << ": seeds must be in [1, 1000], got " << n,
                   "e.g. seeds = 3 (each point is trained with train.seed = 1..3)");
       seeds = n;
+    } else if (k == "sweep.seed-base") {
+      const long long b = parse_int(e.value, where + " seed-base");
+      PELAB_CHECK(b >= 0 && b <= 1000000000, where << ": seed-base must be in [0, 1e9], got " << b,
+                  "e.g. seed-base = 100 (the seeds are then train.seed = 101, 102, ...)");
+      s.seed_base = b;
     } else if (starts_with(k, "axes.")) {
       SweepAxis a{k.substr(5), {}};
       PELAB_CHECK(!kReserved.count(a.key), where << ": the sweep sets '" << a.key << "' itself", "remove the line");
@@ -190,14 +195,15 @@ Sweep parse_sweep(const std::vector<IniEntry>& entries, const std::string& prefi
     for (const auto& [k, v] : s.set)
       PELAB_CHECK(k != a.key, source << ": '" << k << "' is both an axis and in [set]", "keep one");
   }
-  if (seeds > 0) set_seeds(s, seeds, source);
+  if (seeds > 0 || s.seed_base > 0) set_seeds(s, seeds > 0 ? seeds : 1, source);
   return s;
 }
 
 void set_seeds(Sweep& s, long long n, const std::string& where) {
   PELAB_CHECK(n >= 1 && n <= 1000, where << ": the number of seeds must be in [1, 1000], got " << n,
               "e.g. --seeds 3 (each point is trained with train.seed = 1..3)");
-  if (s.seeds > 1 && !s.axes.empty() && s.axes.back().key == "train.seed") s.axes.pop_back();  // an earlier set_seeds'
+  const bool added = s.seeds > 1 || (s.seeds == 1 && s.seed_base > 0);
+  if (added && !s.axes.empty() && s.axes.back().key == "train.seed") s.axes.pop_back();  // an earlier set_seeds'
   for (const auto& a : s.axes)
     PELAB_CHECK(a.key != "train.seed", where << ": seeds and an axis train.seed exclude each other",
                 "drop the train.seed axis (seeds = N trains train.seed = 1..N) or drop seeds");
@@ -206,9 +212,9 @@ void set_seeds(Sweep& s, long long n, const std::string& where) {
                 "drop train.seed from [set]");
   PELAB_CHECK(!s.base_config.empty(), where << ": a sweep of benchmarks only has no trainings to seed", "drop seeds");
   s.seeds = static_cast<int>(n);
-  if (n < 2) return;
+  if (n < 2 && s.seed_base == 0) return;  // train.seed as configured
   SweepAxis a{"train.seed", {}};
-  for (long long i = 1; i <= n; ++i) a.values.push_back(std::to_string(i));
+  for (long long i = 1; i <= n; ++i) a.values.push_back(std::to_string(s.seed_base + i));
   s.axes.push_back(std::move(a));
 }
 

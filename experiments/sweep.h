@@ -8,6 +8,8 @@
 //   runs = runs/shared/tiny      (optional: run folders shared with other sweeps)
 //   seeds = 3                    (optional: every point trained with train.seed = 1..3,
 //                                an axis train.seed added last; `--seeds N` overrides it)
+//   seed-base = 100              (optional: the seeds are 101..103 instead, fresh ones for a
+//                                pre-registered rerun)
 //   [axes]                       the product of these lists is the points
 //   pe = sinusoidal, rope, alibi
 //   [set]                        options of every training
@@ -81,6 +83,7 @@ struct Sweep {
   std::string runs;         // folder of the run folders when they are shared with other sweeps ("": out)
   std::vector<SweepAxis> axes;
   int seeds = 0;            // > 1: the last axis is train.seed = 1..seeds (set_seeds); 0 or 1: one training per point
+  int64_t seed_base = 0;    // seed-base = B: the seeds are B+1..B+seeds (an axis even for one seed when B > 0)
   Options set;
   std::vector<SweepFinetune> finetunes;
   std::vector<SweepStage> stages;

@@ -40,6 +40,7 @@ void read_eval(const h5::Group& g, const std::string& label, PointResult& r) {
     p.accuracy = g.read<double>("probe_accuracy");
     PELAB_CHECK(p.accuracy.size() == p.lengths.size() * p.depths.size(),
                 "/eval/" << label << "/probe_accuracy has the wrong size", "rerun the probe");
+    if (g.has("probe_byte_accuracy")) p.byte_accuracy = g.read<double>("probe_byte_accuracy");
     p.trials = g.has_attr("trials") ? g.attr_int("trials") : 0;
     p.seed = g.has_attr("seed") ? g.attr_int("seed") : 0;
     if (g.has("probe_hits")) {
@@ -272,13 +273,14 @@ std::string summary_markdown(const Sweep& s, const std::vector<PointResult>& res
     }
     for (const auto& label : probe_labels) {
       auto it = r.probe.find(label);
-      os << " " << (it == r.probe.end() ? "–" : cell(mean(it->second.accuracy), "%.2f")) << " |";
+      os << " " << (it == r.probe.end() ? "–" : cell(mean(it->second.accuracy), "%.2f") + " / " +
+                                                 cell(mean(it->second.byte_accuracy), "%.2f")) << " |";
     }
     os << "\n";
   }
   os << "\nR(T), R(L): attention resolution (arXiv 2212.10554 eq. 3) of the measured s^[n] within the training "
-        "length and over the analyzed length, mean over layers; probe: exact-match accuracy, mean over lengths and "
-        "depths. Written by `pelab sweep --summarize`; every number is in summary.h5.\n";
+        "length and over the analyzed length, mean over layers; probe: exact-match / per-byte accuracy, mean over "
+        "lengths and depths. Written by `pelab sweep --summarize`; every number is in summary.h5.\n";
   os << seeds_markdown(s, results, ppl_cols);
   // Benchmarks: the fields that say what ran and how fast, where the rows have them.
   const std::vector<std::string> kBenchCols = {"impl", "pe", "seq", "batch", "pass", "gflops", "tokens_per_s",
@@ -360,6 +362,8 @@ void write_summary(const Sweep& s, const std::vector<PointResult>& results, cons
       e.write("lengths", p.lengths);
       e.write("depths", p.depths);
       e.write("accuracy", p.accuracy.data(), {p.lengths.size(), p.depths.size()});
+      if (p.byte_accuracy.size() == p.accuracy.size())
+        e.write("byte_accuracy", p.byte_accuracy.data(), {p.lengths.size(), p.depths.size()});
     }
     for (const auto& [label, a] : r.analyze) {
       h5::Group e = g.require_group("analyze").create_group(label);

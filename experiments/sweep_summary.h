@@ -30,6 +30,7 @@ struct ProbeGrid {  // /eval/<label> of `pelab eval --probe`
   std::vector<int64_t> lengths;
   std::vector<double> depths;
   std::vector<double> accuracy;  // [lengths x depths]
+  std::vector<double> byte_accuracy;  // [lengths x depths]; empty for files written before it
   int64_t trials = 0, seed = 0;
   std::vector<int64_t> hits;     // [lengths x depths x trials]; empty for files written before per-trial values
 };

@@ -16,6 +16,7 @@
 #include "datasets/batcher.h"
 #include "datasets/corpus.h"
 #include "datasets/dataset.h"
+#include "datasets/dedup.h"
 
 namespace pelab::data {
 namespace {
@@ -379,6 +380,56 @@ Split counting_split(int64_t n) {  // tokens[i] = i % 251: a window's start is r
   return s;
 }
 
+Split split_of(const std::vector<std::string>& docs) {
+  Split s;
+  s.offsets = {0};
+  for (size_t i = 0; i < docs.size(); ++i) {
+    s.tokens.insert(s.tokens.end(), docs[i].begin(), docs[i].end());
+    s.offsets.push_back(s.num_tokens());
+    s.names.push_back("d" + std::to_string(i));
+  }
+  return s;
+}
+
+std::string text_of(const Split& s) { return std::string(s.tokens.begin(), s.tokens.end()); }
+
+// A parallel passage (13 words shared with train, even with other spacing and
+// across a train line break) is removed from val and test; lines sharing only
+// 12 words, and short lines, stay.
+TEST(Dedup, RemovesHeldOutLinesSharingThirteenWordsWithTrain) {
+  Dataset ds;
+  ds.train = split_of({"1:1 and it came to pass that the king went up\nto the house of the lord with all his men.\n",
+                       "other words entirely here.\n"});
+  const std::string copied = "2:3 it came to pass that the king went up to the house of the lord.\n";  // 13+ words
+  const std::string twelve = "2:4 so it came to pass that the king went up to the house now.\n";  // 12 shared
+  const std::string fresh = "2:5 a new verse with words nobody wrote in train at all, none of them in order.\n";
+  ds.val = split_of({fresh});
+  ds.test = split_of({"Book\n\n" + copied + twelve, copied});
+  const DedupReport r = remove_train_overlap(ds, 13);
+  EXPECT_EQ(r.lines_removed[0], 0);
+  EXPECT_EQ(r.lines_removed[1], 2);
+  EXPECT_EQ(r.bytes_removed[1], 2 * static_cast<int64_t>(copied.size()));
+  EXPECT_EQ(r.docs_dropped[1], 1);  // the second test document was all copy
+  EXPECT_EQ(text_of(ds.test), "Book\n\n" + twelve);
+  EXPECT_EQ(ds.test.num_docs(), 1);
+  EXPECT_EQ(ds.test.offsets, (std::vector<int64_t>{0, ds.test.num_tokens()}));
+  EXPECT_EQ(text_of(ds.val), fresh);
+  // 12 words catch the near copy too; 0 keeps everything.
+  Dataset again;
+  again.train = split_of({"1:1 and it came to pass that the king went up\nto the house of the lord with all his men.\n"});
+  again.val = split_of({fresh});
+  again.test = split_of({"Book\n\n" + twelve, fresh});
+  EXPECT_EQ(remove_train_overlap(again, 12).lines_removed[1], 1);
+  EXPECT_EQ(remove_train_overlap(again, 0).lines_removed[1], 0);
+  // A split left empty, or a bad N, is one clear error.
+  Dataset all_copy;
+  all_copy.train = ds.train;
+  all_copy.val = split_of({fresh});
+  all_copy.test = split_of({copied});
+  EXPECT_NE(error_of([&] { remove_train_overlap(all_copy, 13); }).find("test split empty"), std::string::npos);
+  EXPECT_THROW(remove_train_overlap(all_copy, -1), Error);
+}
+
 TEST(Batcher, WindowsAreShiftedSlicesOfTheSplit) {
   const Split s = counting_split(5000);
   Batcher b(s, {.length = 64, .seed = 3});
@@ -448,23 +499,41 @@ TEST(Batcher, ResumesExactlyFromSavedState) {
 
 TEST(Batcher, SyntheticMixAtTheGivenRate) {
   const Split s = counting_split(20000);
-  Batcher all(s, {.length = 40, .seed = 1, .synthetic = SyntheticTask::COPY, .synthetic_rate = 1.0});
+  Batcher all(s, {.length = 40, .seed = 1, .synthetic = SyntheticTask::COPY, .synthetic_rate = 1.0, .copy_min = 19,
+                  .copy_max = 19});
   const Batch b = all.next(3);
   for (int64_t r = 0; r < 3; ++r) {
     EXPECT_EQ(b.synthetic[r], 1);
-    // Copy of length 41: 20 bytes, '|', the same 20; the answers are the last 20 targets.
-    EXPECT_EQ(b.inputs[r * 40 + 20], '|');
-    for (int64_t t = 0; t < 40; ++t) EXPECT_EQ(b.answer[r * 40 + t], t >= 20 ? 1 : 0);
-    for (int64_t t = 20; t < 40; ++t) EXPECT_EQ(b.targets[r * 40 + t], b.inputs[r * 40 + t - 20]);
+    // A row of 41: one copy of 19 bytes ("P|P\n", 40 bytes), then '\n'; the answers are targets 19..37.
+    EXPECT_EQ(b.inputs[r * 40 + 19], '|');
+    for (int64_t t = 0; t < 40; ++t) EXPECT_EQ(b.answer[r * 40 + t], t >= 19 && t <= 37 ? 1 : 0) << t;
+    for (int64_t t = 19; t <= 37; ++t) EXPECT_EQ(b.targets[r * 40 + t], b.inputs[r * 40 + t - 19]);
+    EXPECT_EQ(b.targets[r * 40 + 38], '\n');
+  }
+  // A payload range that no row of 41 holds is refused when the batcher is made.
+  EXPECT_NE(error_of([&] {
+              Batcher x(s, {.length = 40, .synthetic = SyntheticTask::COPY, .synthetic_rate = 1.0, .copy_max = 20});
+            }).find("do not fit"),
+            std::string::npos);
+  // Passkey rows hide the needle in a window of the training split itself.
+  Batcher pk(s, {.length = 400, .seed = 4, .synthetic = SyntheticTask::PASSKEY, .synthetic_rate = 1.0});
+  const Batch p = pk.next(20);
+  for (int64_t r = 0; r < 20; ++r) {
+    std::string row;
+    for (int64_t t = 0; t < 400; ++t) row += static_cast<char>(p.inputs[r * 400 + t]);
+    const size_t needle = row.find("\nThe pass key is ");
+    ASSERT_NE(needle, std::string::npos);
+    for (size_t i = 1; i < needle; ++i)
+      EXPECT_EQ(static_cast<uint8_t>(row[i]), (static_cast<uint8_t>(row[i - 1]) + 1) % 251) << "row " << r << " byte " << i;
   }
   Batcher some(s, {.length = 127, .seed = 2, .synthetic = SyntheticTask::PASSKEY, .synthetic_rate = 0.3});
   const Batch many = some.next(2000);
   const double frac = std::count(many.synthetic.begin(), many.synthetic.end(), 1) / 2000.0;
   EXPECT_NEAR(frac, 0.3, 0.05);
   EXPECT_EQ(some.state().synthetic, std::count(many.synthetic.begin(), many.synthetic.end(), 1));
-  // Passkey needs 104 tokens; 41 cannot hold it.
+  // Passkey needs 120 tokens (104 and a haystack of 16); 33 cannot hold it.
   EXPECT_NE(error_of([&] { Batcher x(s, {.length = 32, .synthetic = SyntheticTask::PASSKEY, .synthetic_rate = 0.1}); })
-                .find("needs rows of at least 104"),
+                .find("needs rows of at least 120"),
             std::string::npos);
 }
 

@@ -13,6 +13,7 @@
 #include "cli/options.h"
 #include "cli_runner.h"
 #include "core/hdf5_file.h"
+#include "core/json_line.h"
 #include "core/ini.h"
 #include "datasets/dataset.h"
 #include "experiments/run_folder.h"
@@ -228,6 +229,63 @@ TEST_F(EvalCliTest, ProbesWriteAccuracyByLengthAndDepth) {
   expect_clean_failure(eval("--run rope --probe passkey --lengths 300 --depths 1.5"), "--depths");
   expect_clean_failure(eval("--run rope --probe sometimes --lengths 300"), "sometimes");
   expect_clean_failure(eval("--run rope --probe copy --lengths 64 --trials 0"), "--trials");
+  // Copy lengths are payloads: an input of 2n + 1; exact and per-byte accuracy side by side.
+  r = eval("--run rope --probe copy --lengths 4,20 --trials 3 --label copy --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto lines = parse_json_lines(r.out, "eval --json");
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  EXPECT_EQ(lines[1].at("length"), "20");
+  EXPECT_EQ(lines[1].at("depth"), "null");
+  EXPECT_TRUE(lines[0].count("exact") && lines[0].count("byte"));
+  h5::File cf = h5::File::open_read((dir_ / "rope/run.h5").string());
+  h5::Group cg = cf.open_group("eval").open_group("copy");
+  EXPECT_EQ(cg.read<int64_t>("probe_bytes"), (std::vector<int64_t>{4, 4, 4, 20, 20, 20}));
+  EXPECT_NE(cg.attr_string("lengths_mean").find("payload"), std::string::npos);
+}
+
+// `--examples N` prints what the probe scores, evaluating nothing, and the
+// geometry holds on the real dataset: the needle at the stated depth of a
+// haystack from the train split, the answer after all of it.
+TEST_F(EvalCliTest, ProbeExamplesShowTheGeometry) {
+  const auto before = fs::last_write_time(dir_ / "rope/run.h5");
+  RunResult r = eval("--run rope --probe passkey --lengths 300,1000 --depths 0,0.3,1 --examples 2");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(fs::last_write_time(dir_ / "rope/run.h5"), before) << "--examples writes nothing";
+  const auto lines = parse_json_lines(r.out, "eval --examples");
+  ASSERT_EQ(lines.size(), 12u) << r.out;
+  const data::Dataset ds = data::load_dataset((dir_ / "data").string());
+  const std::string train(ds.train.tokens.begin(), ds.train.tokens.end());
+  for (const auto& e : lines) {
+    const std::string text = e.at("text");
+    const int64_t L = std::stoll(e.at("length")), needle = std::stoll(e.at("needle_offset"));
+    const int64_t H = std::stoll(e.at("haystack_bytes")), answer = std::stoll(e.at("answer_offset"));
+    ASSERT_EQ(static_cast<int64_t>(text.size()), L + 1);
+    EXPECT_NEAR(static_cast<double>(needle - 1) / static_cast<double>(H), std::stod(e.at("depth_asked")),
+                0.5 / static_cast<double>(H) + 1e-9);
+    EXPECT_EQ(text.substr(needle, 16), "The pass key is ");
+    EXPECT_EQ(text.substr(answer), e.at("answer"));
+    EXPECT_EQ(e.at("answer"), e.at("passkey"));
+    EXPECT_EQ(answer, L + 1 - static_cast<int64_t>(e.at("answer").size()));
+    // The haystack is real text of the train split, on both sides of the needle.
+    const std::string prefix = text.substr(0, needle - 1);
+    const size_t suffix_at = text.find('\n', needle) + 1;
+    const std::string suffix = text.substr(suffix_at, answer - 39 - suffix_at);
+    EXPECT_NE((train + train).find(prefix + suffix), std::string::npos) << text;
+    EXPECT_GT(answer, static_cast<int64_t>(suffix_at + suffix.size()));
+  }
+  r = eval("--run rope --probe copy --lengths 5 --examples 1");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto copy = parse_json_lines(r.out, "eval --examples");
+  ASSERT_EQ(copy.size(), 1u);
+  EXPECT_EQ(copy[0].at("payload_length"), "5");
+  EXPECT_EQ(copy[0].at("text").size(), 12u);
+  EXPECT_EQ(copy[0].at("text").substr(0, 5), copy[0].at("answer"));
+  EXPECT_EQ(copy[0].at("answer_offset"), "6");
+  // Without a run: the dataset alone gives the haystack.
+  ASSERT_EQ(eval("--data.dir data --probe mqar --lengths 64 --examples 1").rc, 0);
+  expect_clean_failure(eval("--run rope --probe passkey --lengths 300 --examples 0"), "--examples");
+  expect_clean_failure(eval("--run rope --lengths 300 --examples 2"), "--probe");
+  expect_clean_failure(eval("--run rope --probe passkey --lengths 100 --examples 2"), "haystack");
 }
 
 }  // namespace

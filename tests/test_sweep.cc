@@ -93,6 +93,16 @@ TEST(Sweep, SeedsReplicateEveryPointAndPairTheProbes) {
   EXPECT_EQ(seed_count(s), 1);
   EXPECT_THROW(set_seeds(s, 0, "--seeds"), Error);
   EXPECT_THROW(set_seeds(s, 1001, "--seeds"), Error);
+  // Fresh seeds for a pre-registered rerun: seed-base = 100 trains 101.., also for one seed.
+  Sweep fresh = sweep_of(head + "seeds = 2\nseed-base = 100\n[axes]\npe = rope\n[eval.pk]\nprobe = passkey\nlengths = 200\n");
+  auto fp = sweep_points(fresh);
+  ASSERT_EQ(fp.size(), 2u);
+  EXPECT_EQ(fp[1].name, "pe-rope_train.seed-102");
+  EXPECT_EQ(point_commands(fresh, fp[0], "pelab")[1].back(), "101");  // the probe's --seed follows
+  set_seeds(fresh, 1, "--seeds");
+  ASSERT_EQ(sweep_points(fresh).size(), 1u);
+  EXPECT_EQ(sweep_points(fresh)[0].name, "pe-rope_train.seed-101");
+  EXPECT_THROW(sweep_of(head + "seed-base = -1\n"), Error);
   EXPECT_THROW(sweep_of(head + "seeds = 0\n"), Error);
   EXPECT_THROW(sweep_of(head + "seeds = many\n"), Error);
   EXPECT_THROW(sweep_of(head + "seeds = 2\n[axes]\ntrain.seed = 1, 2\n"), Error);
