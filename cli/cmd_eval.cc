@@ -38,6 +38,9 @@ void eval_options(po::options_description_easy_init& o) {
    ("data.split", s("test"), "split of the dataset to score: val | test (train is allowed, but is not held out)")
    ("eval.max-tokens", s("1048576"), "score at most this many tokens per length (the default cap, 2^20, is more than "
                                      "KJV's whole de-duplicated test split of 256,740; 0: no cap). The text is cut to a multiple of the longest L")
+   ("eval.repeat", s("0"), "a positive control for long-context use: follow every block of D tokens of the text by an "
+                           "exact copy of itself (a model that reads D tokens back can predict the copy; 0: off). "
+                           "Applied before --eval.max-tokens")
    ("batch-tokens", s("16384"), "windows of one length are batched up to this many tokens per forward")
    ("label", po::value<std::string>(), "name of the result group /eval/<label> (default: 'default', or the eval-time "
                                        "encoding's label when --pe.* changes it); an existing label is replaced")

@@ -1,5 +1,6 @@
 #include "cli/run_inputs.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "cli/options.h"
@@ -57,6 +58,22 @@ EvalText text_to_score(const Context& ctx, const std::string& run_data_dir) {
     const data::Dataset ds = data::load_dataset(dir);
     t.tokens = ds.split(split_name).tokens;
     t.source = "dataset " + dir + " split " + split_name;
+  }
+  const long long D = ctx.has("eval.repeat") ? ctx.integer("eval.repeat") : 0;
+  PELAB_CHECK(D >= 0 && D <= (1LL << 30), "--eval.repeat must be in [0, 2^30], got " << D, "e.g. --eval.repeat 256 (0: off)");
+  if (D > 0) {
+    // A positive control for long-context use: every block of D tokens is
+    // followed by an exact copy of itself, so a model that reads D tokens
+    // back can predict the copy (docs/claims.md, claim 2).
+    std::vector<uint8_t> out;
+    out.reserve(2 * t.tokens.size());
+    for (size_t b = 0; b < t.tokens.size(); b += static_cast<size_t>(D)) {
+      const size_t e = std::min(t.tokens.size(), b + static_cast<size_t>(D));
+      out.insert(out.end(), t.tokens.begin() + static_cast<std::ptrdiff_t>(b), t.tokens.begin() + static_cast<std::ptrdiff_t>(e));
+      out.insert(out.end(), t.tokens.begin() + static_cast<std::ptrdiff_t>(b), t.tokens.begin() + static_cast<std::ptrdiff_t>(e));
+    }
+    t.tokens = std::move(out);
+    t.source += ", every " + std::to_string(D) + " tokens repeated once";
   }
   t.checksum = data::fnv1a64_hex(data::fnv1a64(t.tokens.data(), t.tokens.size()));
   return t;

@@ -177,6 +177,7 @@ TEST_F(EvalCliTest, BadInputsGiveOneClearLine) {
   expect_clean_failure(eval("--run empty-run --lengths 32"), "no checkpoint");
   expect_clean_failure(eval("--run rope --lengths 32 --text short.txt"), "fewer than the longest length");
   expect_clean_failure(eval("--run rope --lengths 32 --text missing.txt"), "missing.txt");
+  expect_clean_failure(eval("--run rope --lengths 32 --eval.repeat -1"), "--eval.repeat");
   expect_clean_failure(eval("--run rope --lengths 32 --pe alibi"), "trained with --pe rope");
   expect_clean_failure(eval("--run rope --lengths 32 --pe.layout interleaved"), "--pe.layout");
   expect_clean_failure(eval("--run alibi --lengths 32 --pe.scaling yarn --pe.factor 4"), "--pe.scaling");
@@ -241,6 +242,25 @@ TEST_F(EvalCliTest, ProbesWriteAccuracyByLengthAndDepth) {
   h5::Group cg = cf.open_group("eval").open_group("copy");
   EXPECT_EQ(cg.read<int64_t>("probe_bytes"), (std::vector<int64_t>{4, 4, 4, 20, 20, 20}));
   EXPECT_NE(cg.attr_string("lengths_mean").find("payload"), std::string::npos);
+}
+
+// --eval.repeat D doubles the text block by block (the positive control of
+// claim 2): every block of D tokens is followed by its copy.
+TEST_F(EvalCliTest, RepeatedTextForTheLongContextControl) {
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += static_cast<char>('a' + i % 26);  // 30 bytes
+  std::ofstream(dir_ / "rep.txt") << text;
+  ASSERT_EQ(eval("--run rope --lengths 8 --text rep.txt --label plain").rc, 0);
+  ASSERT_EQ(eval("--run rope --lengths 8 --text rep.txt --eval.repeat 12 --label rep").rc, 0);
+  h5::File f = h5::File::open_read((dir_ / "rope/run.h5").string());
+  const h5::Group plain = f.open_group("eval").open_group("plain"), rep = f.open_group("eval").open_group("rep");
+  EXPECT_NE(rep.attr_string("data_source").find("every 12 tokens repeated once"), std::string::npos);
+  // 60 bytes: "abc..l" twice, "mno..x" twice, "yzabcd" twice; cut to a multiple of 8 plus one.
+  std::string doubled;
+  for (size_t b = 0; b < text.size(); b += 12) doubled += text.substr(b, 12) + text.substr(b, 12);
+  EXPECT_EQ(rep.attr_string("data_checksum"),
+            data::fnv1a64_hex(data::fnv1a64(reinterpret_cast<const uint8_t*>(doubled.data()), doubled.size())));
+  EXPECT_GT(rep.attr_int("scored_tokens"), plain.attr_int("scored_tokens"));
 }
 
 // `--examples N` prints what the probe scores, evaluating nothing, and the
