@@ -8,13 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "bench/report.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "cli/plotting.h"
 #include "cli/run_inputs.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "core/json_line.h"
 #include "core/memory.h"
 #include "core/provenance.h"
 #include "core/strings.h"
@@ -121,23 +121,20 @@ ProbeOptions probe_options(const Context& ctx, const std::vector<int64_t>& lengt
 int print_probe_examples(const Context& ctx, const ProbeOptions& opt) {
   const long long n = ctx.integer("examples");
   PELAB_CHECK(n >= 1 && n <= 100000, "--examples must be in [1, 100000], got " << n, "e.g. --examples 3");
-  const std::vector<double> cols = probe_columns(opt);
+  const std::vector<double> cols = probe_columns(opt);  // cheap: checks and the depth columns
   for (int64_t L : opt.lengths)
     for (size_t c = 0; c < cols.size(); ++c)
       for (int64_t k = 0; k < n; ++k) {
         const data::Example ex = probe_example(opt, L, static_cast<int64_t>(c), cols[c], k);
-        std::string line = "{\"probe\": " + json_escape(data::to_string(opt.task)) + ", \"length\": " + std::to_string(L) +
-                           ", \"example\": " + std::to_string(k) + ", \"bytes\": " + std::to_string(ex.tokens.size());
-        if (opt.task == data::SyntheticTask::PASSKEY) {
-          char depth[64];
-          std::snprintf(depth, sizeof depth, "%.6g, \"depth\": %.6g", cols[c], ex.depth);
-          line += ", \"depth_asked\": " + std::string(depth) + ", \"haystack_bytes\": " + std::to_string(ex.haystack_bytes) +
-                  ", \"needle_offset\": " + std::to_string(ex.needle_offset) + ", \"passkey\": " + std::to_string(ex.passkey);
-        }
-        if (opt.task == data::SyntheticTask::COPY) line += ", \"payload_length\": " + std::to_string(ex.payload_length);
-        line += ", \"answer_offset\": " + std::to_string(ex.answer_offset) + ", \"answer\": " + json_escape(ex.answer_text()) +
-                ", \"text\": " + json_escape(ex.text()) + "}";
-        std::printf("%s\n", line.c_str());
+        bench::JsonLine j;
+        j.str("probe", data::to_string(opt.task)).integer("length", L).integer("example", k)
+            .integer("bytes", static_cast<int64_t>(ex.tokens.size()));
+        if (opt.task == data::SyntheticTask::PASSKEY)
+          j.num("depth_asked", cols[c]).num("depth", ex.depth).integer("haystack_bytes", ex.haystack_bytes)
+              .integer("needle_offset", ex.needle_offset).integer("passkey", ex.passkey);
+        if (opt.task == data::SyntheticTask::COPY) j.integer("payload_length", ex.payload_length);
+        j.integer("answer_offset", ex.answer_offset).str("answer", ex.answer_text()).str("text", ex.text());
+        std::printf("%s\n", j.text().c_str());
       }
   return 0;
 }
@@ -184,12 +181,12 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
   if (ctx.flag("json")) {
     for (uint64_t i = 0; i < rows; ++i)
       for (uint64_t c = 0; c < cols; ++c) {
-        const double d = r.depths[c];
-        std::printf("{\"label\": %s, \"probe\": %s, \"length\": %lld, \"depth\": %s, \"trials\": %lld, "
-                    "\"exact\": %.6f, \"byte\": %.6f}\n",
-                    json_escape(label).c_str(), json_escape(data::to_string(opt.task)).c_str(),
-                    static_cast<long long>(opt.lengths[i]), std::isnan(d) ? "null" : std::to_string(d).c_str(),
-                    static_cast<long long>(opt.trials), r.accuracy[i * cols + c], r.byte_accuracy[i * cols + c]);
+        bench::JsonLine j;
+        j.str("label", label).str("probe", data::to_string(opt.task)).integer("length", opt.lengths[i]);
+        if (std::isnan(r.depths[c])) j.null("depth");
+        else j.num("depth", r.depths[c]);
+        j.integer("trials", opt.trials).num("exact", r.accuracy[i * cols + c]).num("byte", r.byte_accuracy[i * cols + c]);
+        std::printf("%s\n", j.text().c_str());
       }
     if (ctx.has("plot")) run_plot("probe", run.folder.file(kRunFile), ctx.str("plot"), {"--label", label});
     return 0;
