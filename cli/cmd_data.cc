@@ -8,6 +8,7 @@
 #include "core/provenance.h"
 #include "datasets/dataset.h"
 #include "datasets/dedup.h"
+#include "datasets/tasks.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 
@@ -18,13 +19,50 @@ namespace fs = std::filesystem;
 void data_options(po::options_description_easy_init& o) {
   o("corpus", po::value<std::string>(), "prepare: kjv | linux-c | gcide | PATH (a text file or a folder of text files)")
    ("out", po::value<std::string>(), "prepare: folder to write dataset.h5 into (created if missing)")
-   ("dir", po::value<std::string>(), "info: prepared folder (or its dataset.h5); --data.dir works too");
+   ("dir", po::value<std::string>(), "info: prepared folder (or its dataset.h5); --data.dir works too")
+   ("task", po::value<std::string>(), "prepare: instead of --corpus, a task of the length-generalisation suite "
+                                      "(docs/tasks.md); training on it draws fresh examples, answers only scored")
+   ("task.min-length", po::value<std::string>(), "prepare --task: shortest L trained on (default: the task's, e.g. 1)")
+   ("task.max-length", po::value<std::string>(), "prepare --task: longest L trained on (default: the task's, e.g. 40)")
+   ("task.docs", po::value<std::string>()->default_value("40"), "prepare --task: documents of examples to split (>= 3)");
 }
 
 namespace {
 
+// `pelab data prepare --task NAME`: the task's examples as a dataset.
+int run_prepare_task(Context& ctx, const std::string& out) {
+  PELAB_CHECK(!ctx.has("corpus"), "--task and --corpus both given", "prepare a task or a corpus, one per folder");
+  const data::TaskKind t = data::parse_task(ctx.str("task"));
+  const data::TaskInfo& info = data::task_info(t);
+  const int64_t lo = ctx.has("task.min-length") ? ctx.integer("task.min-length") : info.train_min;
+  const int64_t hi = ctx.has("task.max-length") ? ctx.integer("task.max-length") : info.train_max;
+  const data::SplitOptions split = split_options(ctx);
+  const data::TextOptions text = text_options(ctx);
+  const data::Corpus corpus = data::task_corpus(t, lo, hi, ctx.integer("task.docs"), text.doc_bytes, split.seed);
+  data::Dataset ds = data::make_dataset(corpus, split);
+  ds.dedup_rule = "none: the examples are drawn independently, and training draws fresh ones";
+  ds.task = info.name;
+  ds.task_min_length = lo;
+  ds.task_max_length = hi;
+  std::error_code ec;
+  PELAB_CHECK(!fs::exists(out, ec) || fs::is_directory(out, ec), "--out '" << out << "' exists and is not a folder",
+              "give a folder name; dataset.h5 is written inside it");
+  fs::create_directories(out, ec);
+  PELAB_CHECK(!ec, "cannot create folder '" << out << "': " << ec.message(), "check the path and its permissions");
+  const std::string file = (fs::path(out) / data::kDatasetFile).string();
+  data::save_dataset(ds, file, {"data", ctx.command_line(), ctx.resolved_ini()});
+  std::printf("task %s: L in %lld..%lld (%s), %zu documents, %lld tokens\n", info.name, static_cast<long long>(lo),
+              static_cast<long long>(hi), info.length_means, corpus.docs.size(), static_cast<long long>(ds.num_tokens()));
+  std::printf("wrote %s\n", file.c_str());
+  return 0;
+}
+
 int run_prepare(Context& ctx) {
-  PELAB_CHECK(ctx.has("corpus"), "missing --corpus", "e.g. pelab data prepare --corpus kjv --out data/kjv");
+  if (ctx.has("task")) {
+    PELAB_CHECK(ctx.has("out"), "missing --out", "name the folder to write, e.g. --out data/parity");
+    return run_prepare_task(ctx, ctx.str("out"));
+  }
+  PELAB_CHECK(ctx.has("corpus"), "missing --corpus", "e.g. pelab data prepare --corpus kjv --out data/kjv (or --task parity)");
   PELAB_CHECK(ctx.has("out"), "missing --out", "name the folder to write, e.g. --out data/kjv");
   const std::string out = ctx.str("out");
   PELAB_CHECK(!out.empty(), "--out is empty", "name the folder to write, e.g. --out data/kjv");
@@ -76,6 +114,9 @@ int run_info(Context& ctx) {
   std::printf("corpus    %s\nsource    %s\nrecipe    %s\n", ds.corpus.c_str(), ds.source.c_str(), ds.recipe.c_str());
   std::printf("split     val %.4g, test %.4g of tokens, seed %llu\n", ds.split_options.val_fraction,
               ds.split_options.test_fraction, static_cast<unsigned long long>(ds.split_options.seed));
+  if (!ds.task.empty())
+    std::printf("task      %s, trained on L in %lld..%lld\n", ds.task.c_str(), static_cast<long long>(ds.task_min_length),
+                static_cast<long long>(ds.task_max_length));
   std::printf("dedup     %s\n", ds.dedup_rule.empty() ? "(prepared before de-duplication)" : ds.dedup_rule.c_str());
   if (!ds.dedup_rule.empty())
     std::printf("          removed val %lld lines (%lld bytes), test %lld lines (%lld bytes)\n",

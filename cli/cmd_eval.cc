@@ -19,6 +19,7 @@
 #include "core/provenance.h"
 #include "core/strings.h"
 #include "datasets/dataset.h"
+#include "datasets/tasks.h"
 #include "experiments/eval.h"
 #include "experiments/probe.h"
 #include "experiments/run_folder.h"
@@ -51,10 +52,14 @@ void eval_options(po::options_description_easy_init& o) {
    ("probe", po::value<std::string>(), "instead of perplexity: retrieval accuracy on synthetic examples, passkey | copy | mqar "
                                        "(teacher-forced greedy: exact = every answer byte is the argmax; byte = the share of "
                                        "answer bytes that are). copy: --lengths are payload bytes n (input 2n + 1)")
+   ("task", po::value<std::string>(), "instead of perplexity: accuracy on a task of the length-generalisation suite "
+                                      "(docs/tasks.md) by length L (--lengths, as the task counts it), exact match and "
+                                      "per-byte, with 95% intervals; --trials examples per length")
    ("depths", s("0,0.25,0.5,0.75,1"), "passkey probe: needle depths in [0, 1] of the haystack (the run's train split)")
    ("trials", s("10"), "probe: examples per length and depth")
    ("seed", s("1"), "probe: seed of the examples")
-   ("examples", po::value<std::string>(), "with --probe: print the first N examples of each length and depth as JSON lines "
+   ("examples", po::value<std::string>(), "with --task: print the first N examples of each length as JSON lines (input, "
+                                          "answer, length, text) and evaluate nothing (no --run needed). With --probe: print the first N examples of each length and depth as JSON lines "
                                           "(text, answer, answer_offset; passkey: needle_offset, depth, haystack_bytes; copy: "
                                           "payload_length) and evaluate nothing. --lengths: passkey and mqar the model input; "
                                           "copy the payload")
@@ -97,31 +102,52 @@ std::string json_line(const std::string& label, const ProtocolResult& p, const L
 
 // The probe's options from --probe, --lengths, --depths, --trials, --seed;
 // its haystack is the train split of `ds`.
-ProbeOptions probe_options(const Context& ctx, const std::vector<int64_t>& lengths, const data::Dataset& ds) {
-  PELAB_CHECK(!ctx.has("text"), "--probe makes its own synthetic texts; --text cannot go with it",
-              "drop --text, or drop --probe to score the file's perplexity");
+// Without a dataset (`ds` null) only a suite task can be built.
+ProbeOptions probe_options(const Context& ctx, const std::vector<int64_t>& lengths, const data::Dataset* ds) {
+  const char* what = ctx.has("task") ? "--task" : "--probe";
+  PELAB_CHECK(!ctx.has("text"), what << " makes its own synthetic texts; --text cannot go with it",
+              "drop --text, or drop " << what << " to score the file's perplexity");
+  PELAB_CHECK(!(ctx.has("task") && ctx.has("probe")), "--task and --probe both given", "score one per command");
   ProbeOptions opt;
-  opt.task = data::parse_synthetic_task(ctx.str("probe"));
-  PELAB_CHECK(opt.task != data::SyntheticTask::NONE, "--probe none is not a probe", "choose passkey, copy or mqar");
   opt.lengths = lengths;
-  opt.depths = ctx.numbers("depths");
   opt.trials = ctx.integer("trials");
   PELAB_CHECK(opt.trials >= 1 && opt.trials <= 1000000, "--trials must be in [1, 1000000], got " << opt.trials, "e.g. --trials 10");
   const long long seed = ctx.integer("seed");
   PELAB_CHECK(seed >= 0, "--seed must be >= 0, got " << seed, "e.g. --seed 1");
   opt.seed = static_cast<uint64_t>(seed);
-  PELAB_CHECK(ds.train.num_tokens() > 0, "the dataset's train split is empty: the probes hide needles in it",
+  if (ctx.has("task")) {
+    opt.suite = data::parse_task(ctx.str("task"));
+    probe_columns(opt);
+    return opt;
+  }
+  PELAB_CHECK(ds, "no dataset", "this is a bug in pelab");
+  opt.task = data::parse_synthetic_task(ctx.str("probe"));
+  PELAB_CHECK(opt.task != data::SyntheticTask::NONE, "--probe none is not a probe", "choose passkey, copy or mqar");
+  opt.depths = ctx.numbers("depths");
+  PELAB_CHECK(ds->train.num_tokens() > 0, "the dataset's train split is empty: the probes hide needles in it",
               "prepare the dataset again (pelab data prepare)");
-  opt.haystack = data::Haystack(ds.train.tokens);
+  opt.haystack = data::Haystack(ds->train.tokens);
   probe_columns(opt);
   return opt;
 }
 
-// `pelab eval --probe TASK --examples N`: the examples as JSON lines, nothing evaluated.
+// `pelab eval --probe TASK --examples N` (or --task): the examples as JSON lines, nothing evaluated.
 int print_probe_examples(const Context& ctx, const ProbeOptions& opt) {
   const long long n = ctx.integer("examples");
   PELAB_CHECK(n >= 1 && n <= 100000, "--examples must be in [1, 100000], got " << n, "e.g. --examples 3");
   const std::vector<double> cols = probe_columns(opt);  // cheap: checks and the depth columns
+  if (opt.suite) {
+    for (int64_t L : opt.lengths)
+      for (int64_t k = 0; k < n; ++k) {
+        const data::TaskExample ex = probe_task_example(opt, L, k);
+        bench::JsonLine j;
+        j.str("task", data::task_info(*opt.suite).name).integer("length", L).integer("example", k)
+            .str("input", ex.input).str("answer", ex.answer).integer("bytes", static_cast<int64_t>(ex.text().size()))
+            .str("text", ex.text());
+        std::printf("%s\n", j.text().c_str());
+      }
+    return 0;
+  }
   for (int64_t L : opt.lengths)
     for (size_t c = 0; c < cols.size(); ++c)
       for (int64_t k = 0; k < n; ++k) {
@@ -142,13 +168,16 @@ int print_probe_examples(const Context& ctx, const ProbeOptions& opt) {
 // `pelab eval --probe TASK`: accuracy by length and depth into /eval/<label>.
 int run_probe_command(const Context& ctx, const EvalOptions& eopt, const TrainedRun& run, const PeSpec& pe,
                       const std::vector<std::string>& changes) {
-  const data::Dataset ds = data::load_dataset(ctx.given("data.dir") ? ctx.str("data.dir") : run.data_dir);
-  ProbeOptions opt = probe_options(ctx, eopt.lengths, ds);
+  const bool suite = ctx.has("task");
+  // A suite task needs no haystack; the probes hide theirs in the train split.
+  const data::Dataset ds = suite ? data::Dataset{} : data::load_dataset(ctx.given("data.dir") ? ctx.str("data.dir") : run.data_dir);
+  ProbeOptions opt = probe_options(ctx, eopt.lengths, &ds);
   opt.quiet = eopt.quiet;
+  const std::string name = suite ? data::task_info(*opt.suite).name : data::to_string(opt.task);
   const std::string label = ctx.has("label") ? ctx.str("label")
-                                             : "probe-" + data::to_string(opt.task) + (changes.empty() ? "" : "-" + pe.label());
+                                             : (suite ? "task-" : "probe-") + name + (changes.empty() ? "" : "-" + pe.label());
   check_result_label(label);
-  const int64_t longest = probe_input_length(opt.task, opt.lengths.back());
+  const int64_t longest = probe_input_length(opt, opt.lengths.back());
   check_memory(Model::memory_bytes(run.config, 1, longest, /*training=*/false),
                "probing at " + std::to_string(longest) + " tokens", "probe at shorter --lengths");
   Model model = load_model(run, pe);
@@ -156,14 +185,19 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
   const uint64_t rows = opt.lengths.size(), cols = r.depths.size();
   run.folder.write_result("eval", label, [&](h5::Group& g) {
     write_provenance(g, {"eval", ctx.command_line(), ctx.resolved_ini({"pe"})});
-    g.set_attr("probe", data::to_string(opt.task));
+    g.set_attr("probe", suite ? "task:" + name : name);
+    if (suite) g.set_attr("task", name);
     g.set_attr("trials", opt.trials);
     g.set_attr("seed", static_cast<int64_t>(opt.seed));
-    g.set_attr("scoring", "teacher-forced greedy: an example counts when the argmax at every answer byte is that byte");
-    g.set_attr("lengths_mean", opt.task == data::SyntheticTask::COPY ? "payload bytes n (model input 2n + 1)"
-                                                                      : "model input tokens L (example L + 1)");
-    g.set_attr("haystack", opt.task == data::SyntheticTask::COPY ? "none" : "train split of " + ds.corpus + " " +
-                                                                             ds.train.checksum());
+    g.set_attr("scoring", suite ? "teacher-forced greedy: an example counts when the argmax at every answer byte and "
+                                  "the closing newline is that byte"
+                                : "teacher-forced greedy: an example counts when the argmax at every answer byte is that byte");
+    g.set_attr("lengths_mean", suite ? std::string("L: ") + data::task_info(*opt.suite).length_means
+                               : opt.task == data::SyntheticTask::COPY ? "payload bytes n (model input 2n + 1)"
+                                                                       : "model input tokens L (example L + 1)");
+    g.set_attr("haystack", suite || opt.task == data::SyntheticTask::COPY
+                               ? std::string("none")
+                               : "train split of " + ds.corpus + " " + ds.train.checksum());
     g.set_attr("pe", pe.label());
     g.set_attr("pe_trained", run.config.pe.label());
     g.set_attr("pe_changes", join(changes, ","));
@@ -182,13 +216,29 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
     for (uint64_t i = 0; i < rows; ++i)
       for (uint64_t c = 0; c < cols; ++c) {
         bench::JsonLine j;
-        j.str("label", label).str("probe", data::to_string(opt.task)).integer("length", opt.lengths[i]);
+        j.str("label", label).str(suite ? "task" : "probe", name).integer("length", opt.lengths[i]);
         if (std::isnan(r.depths[c])) j.null("depth");
         else j.num("depth", r.depths[c]);
-        j.integer("trials", opt.trials).num("exact", r.accuracy[i * cols + c]).num("byte", r.byte_accuracy[i * cols + c]);
+        const ProbeIntervals ci = probe_intervals(r, opt.trials, i, c);
+        j.integer("trials", opt.trials).num("exact", r.accuracy[i * cols + c]).num("exact_lo", ci.exact_lo)
+            .num("exact_hi", ci.exact_hi).num("byte", r.byte_accuracy[i * cols + c]).num("byte_lo", ci.byte_lo)
+            .num("byte_hi", ci.byte_hi);
         std::printf("%s\n", j.text().c_str());
       }
     if (ctx.has("plot")) run_plot("probe", run.folder.file(kRunFile), ctx.str("plot"), {"--label", label});
+    return 0;
+  }
+  if (suite) {
+    std::printf("%s: task %s, %lld examples per length, %s (trained at T = %lld); L: %s\n", run.folder.dir().c_str(),
+                name.c_str(), static_cast<long long>(opt.trials), pe.label().c_str(), static_cast<long long>(run.train_len),
+                data::task_info(*opt.suite).length_means);
+    std::printf("%8s %7s %17s %7s %17s\n", "length", "exact", "95% CI", "byte", "95% CI");
+    for (uint64_t i = 0; i < rows; ++i) {
+      const ProbeIntervals ci = probe_intervals(r, opt.trials, i, 0);
+      std::printf("%8lld %7.3f   [%5.3f, %5.3f] %7.3f   [%5.3f, %5.3f]\n", static_cast<long long>(opt.lengths[i]),
+                  r.accuracy[i], ci.exact_lo, ci.exact_hi, r.byte_accuracy[i], ci.byte_lo, ci.byte_hi);
+    }
+    std::printf("wrote /eval/%s in %s\n", label.c_str(), run.folder.file(kRunFile).c_str());
     return 0;
   }
   std::printf("%s: %s probe, %lld trials per cell, %s (trained at T = %lld); exact match / per-byte accuracy%s\n%8s",
@@ -228,10 +278,12 @@ int run_eval(Context& ctx) {
   const bool plot = ctx.has("plot");
   if (plot) check_plot_target(ctx.str("plot"));
 
+  if (ctx.has("examples") && ctx.has("task")) return print_probe_examples(ctx, probe_options(ctx, opt.lengths, nullptr));
   if (ctx.has("examples") && ctx.has("probe")) {
     // Nothing is evaluated: no checkpoint is needed, only a dataset for the haystack.
     const std::string dir = ctx.given("data.dir") ? ctx.str("data.dir") : open_trained_run(ctx).data_dir;
-    return print_probe_examples(ctx, probe_options(ctx, opt.lengths, data::load_dataset(dir)));
+    const data::Dataset ds = data::load_dataset(dir);
+    return print_probe_examples(ctx, probe_options(ctx, opt.lengths, &ds));
   }
   const TrainedRun run = open_trained_run(ctx);
   const RunFolder& folder = run.folder;
@@ -247,8 +299,8 @@ int run_eval(Context& ctx) {
                                                            << opt.lengths.back(),
               "learned positions are undefined past the trained table: evaluate at most " << trained.max_len);
 
-  if (ctx.has("probe")) return run_probe_command(ctx, opt, run, pe, changes);
-  PELAB_CHECK(!ctx.has("examples"), "--examples shows a probe's examples", "add --probe passkey|copy|mqar");
+  if (ctx.has("probe") || ctx.has("task")) return run_probe_command(ctx, opt, run, pe, changes);
+  PELAB_CHECK(!ctx.has("examples"), "--examples shows a probe's or a task's examples", "add --probe passkey|copy|mqar or --task NAME");
   const EvalText text = text_to_score(ctx, run.data_dir);
   const int64_t longest_batch = std::max<int64_t>(1, opt.batch_tokens / opt.lengths.back());
   check_memory(Model::memory_bytes(trained, longest_batch, opt.lengths.back(), /*training=*/false),

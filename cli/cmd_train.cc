@@ -17,6 +17,7 @@
 #include "core/memory.h"
 #include "core/strings.h"
 #include "datasets/dataset.h"
+#include "datasets/tasks.h"
 #include "experiments/run_folder.h"
 #include "experiments/train_loop.h"
 #include "model/transformer.h"
@@ -146,6 +147,17 @@ TrainJob make_job(const Context& ctx, const data::Dataset& ds, const std::string
   r.parameters = ParameterLayout(r.model).total();
   r.threads = set_threads(r.train);
   job.batcher = batcher_options(ctx, r.train.length, r.train.seed);
+  if (!ds.task.empty()) {
+    job.batcher.has_task = true;
+    job.batcher.task = data::parse_task(ds.task);
+    job.batcher.task_min = ds.task_min_length;
+    job.batcher.task_max = ds.task_max_length;
+    // Checked here too, before a run folder exists.
+    data::check_task_range(job.batcher.task, ds.task_min_length, ds.task_max_length, r.train.length + 1);
+    PELAB_CHECK(job.batcher.synthetic == data::SyntheticTask::NONE || job.batcher.synthetic_rate == 0,
+                "a task dataset (" << ds.task << ") trains on the task alone; --data.synthetic cannot mix into it",
+                "drop --data.synthetic, or train on a corpus dataset");
+  }
   job.quiet = ctx.flag("quiet");
   check_memory(Model::memory_bytes(r.model, r.train.batch, r.train.length, /*training=*/true),
                "training this model (" + std::to_string(r.parameters) + " parameters, " +

@@ -32,6 +32,12 @@ Batcher::Batcher(const Split& train, const BatcherOptions& opt)
                 "use a longer --train.length or another task");
     if (opt.synthetic == SyntheticTask::COPY) copy_range(opt.length + 1, opt.copy_min, opt.copy_max);
   }
+  if (opt.has_task) {
+    PELAB_CHECK(opt.synthetic == SyntheticTask::NONE || opt.synthetic_rate == 0,
+                "a task dataset (" << task_info(opt.task).name << ") trains on the task alone; --data.synthetic cannot mix into it",
+                "drop --data.synthetic, or train on a corpus dataset");
+    check_task_range(opt.task, opt.task_min, opt.task_max, opt.length + 1);
+  }
 }
 
 void Batcher::restore(const BatcherState& s) {
@@ -54,6 +60,19 @@ void Batcher::next(int64_t B, Batch& out) {
   for (int64_t b = 0; b < B; ++b) {
     int32_t* in = out.inputs.data() + b * T;
     int32_t* tg = out.targets.data() + b * T;
+    if (opt_.has_task) {
+      const Example ex = make_task_row(opt_.task, T + 1, rng_, opt_.task_min, opt_.task_max);
+      for (int64_t t = 0; t < T; ++t) {
+        const uint8_t a = ex.answer[t + 1];
+        in[t] = ex.tokens[t];
+        tg[t] = a ? ex.tokens[t + 1] : -1;  // the loss covers the answers only
+        out.answer[b * T + t] = a;
+      }
+      out.synthetic[b] = 1;
+      ++synthetic_;
+      ++rows_;
+      continue;
+    }
     // The coin is drawn only when mixing, so rate 0 gives the plain stream.
     if (mix && rng_.uniform() < opt_.synthetic_rate) {
       const Example ex = make_synthetic(opt_.synthetic, T + 1, rng_, synthetic_opt_);

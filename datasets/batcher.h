@@ -1,6 +1,8 @@
 // Batches for training, and windows for evaluation.
 //
-// Training (Batcher): each row is a random window of T+1 consecutive tokens of
+// Training (Batcher): on a task dataset (BatcherOptions::has_task) each row is
+// a fresh packed row of task examples whose non-answer targets are -1. Else
+// each row is a random window of T+1 consecutive tokens of
 // the training split's token stream (documents concatenated in corpus order,
 // so a window may cross a document boundary, as in GPT-style training):
 // inputs = its first T tokens, targets = its last T. The start is uniform in
@@ -24,6 +26,7 @@
 #include "core/rng.h"
 #include "datasets/dataset.h"
 #include "datasets/synthetic.h"
+#include "datasets/tasks.h"
 
 namespace pelab::data {
 
@@ -33,6 +36,12 @@ struct BatcherOptions {
   SyntheticTask synthetic = SyntheticTask::NONE;
   double synthetic_rate = 0;  // probability that a row is a synthetic example
   int64_t copy_min = 1, copy_max = 0;  // copy rows: payload range (0: the longest a row holds)
+  // A task dataset (datasets/tasks.h): every row is packed with fresh examples
+  // of the task, L uniform in [task_min, task_max], and only answer targets
+  // are scored (the others are -1). The split's text is not read.
+  bool has_task = false;
+  TaskKind task = TaskKind::PARITY;
+  int64_t task_min = 0, task_max = 0;
 };
 
 // Row-major (B, T) arrays.

@@ -191,6 +191,11 @@ void save_dataset(const Dataset& ds, const std::string& path, const Provenance& 
     f.set_attr(std::string(kSplitNames[i + 1]) + "_dedup_lines_removed", ds.dedup_lines_removed[i]);
     f.set_attr(std::string(kSplitNames[i + 1]) + "_dedup_bytes_removed", ds.dedup_bytes_removed[i]);
   }
+  if (!ds.task.empty()) {
+    f.set_attr("task", ds.task);
+    f.set_attr("task_min_length", ds.task_min_length);
+    f.set_attr("task_max_length", ds.task_max_length);
+  }
   write_split(f, "train", ds.train);
   write_split(f, "val", ds.val);
   write_split(f, "test", ds.test);
@@ -226,6 +231,11 @@ Dataset load_dataset(const std::string& path_in) {
       ds.dedup_lines_removed[i] = f.attr_int(std::string(kSplitNames[i + 1]) + "_dedup_lines_removed");
       ds.dedup_bytes_removed[i] = f.attr_int(std::string(kSplitNames[i + 1]) + "_dedup_bytes_removed");
     }
+  }
+  if (f.has_attr("task")) {
+    ds.task = f.attr_string("task");
+    ds.task_min_length = f.attr_int("task_min_length");
+    ds.task_max_length = f.attr_int("task_max_length");
   }
   ds.train = read_split(f, kSplitNames[0], path);
   ds.val = read_split(f, kSplitNames[1], path);

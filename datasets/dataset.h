@@ -63,6 +63,11 @@ struct Dataset {
   // prepared before it), and lines and bytes removed, {val, test}.
   std::string dedup_rule;
   int64_t dedup_lines_removed[2] = {0, 0}, dedup_bytes_removed[2] = {0, 0};
+  // A task dataset (`pelab data prepare --task`, datasets/tasks.h): the task's
+  // name ("" for a corpus) and the train range of L its splits were drawn
+  // from, which training on it uses.
+  std::string task;
+  int64_t task_min_length = 0, task_max_length = 0;
 
   // "train", "val" or "test" (else an error naming them).
   const Split& split(std::string_view name) const;

@@ -7,18 +7,35 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "experiments/statistics.h"
 
 namespace pelab {
 
-int64_t probe_input_length(data::SyntheticTask task, int64_t L) {
-  return task == data::SyntheticTask::COPY ? 2 * L + 1 : L;
+int64_t probe_input_length(const ProbeOptions& opt, int64_t L) {
+  if (opt.suite) return data::task_max_bytes(*opt.suite, L) - 1;
+  return opt.task == data::SyntheticTask::COPY ? 2 * L + 1 : L;
+}
+
+namespace {
+
+// One stream per example: what an example is does not depend on which other
+// cells or trials run, so `--examples` shows exactly what is scored.
+Rng example_stream(const ProbeOptions& opt, int64_t L, int64_t c, int64_t k) {
+  return Rng::stream(opt.seed, Rng::mix(1000003 * static_cast<uint64_t>(L) + static_cast<uint64_t>(c)) +
+                                   static_cast<uint64_t>(k));
+}
+
+}  // namespace
+
+data::TaskExample probe_task_example(const ProbeOptions& opt, int64_t L, int64_t k) {
+  PELAB_CHECK(opt.suite.has_value(), "no task of the suite", "this is a bug in pelab");
+  Rng rng = example_stream(opt, L, 0, k);
+  return data::make_task_example(*opt.suite, L, rng);
 }
 
 data::Example probe_example(const ProbeOptions& opt, int64_t L, int64_t c, double depth, int64_t k) {
-  // One stream per example: what an example is does not depend on which other
-  // cells or trials run, so `--examples` shows exactly what is scored.
-  Rng rng = Rng::stream(opt.seed, Rng::mix(1000003 * static_cast<uint64_t>(L) + static_cast<uint64_t>(c)) +
-                                      static_cast<uint64_t>(k));
+  if (opt.suite) return data::task_tokens(probe_task_example(opt, L, k));
+  Rng rng = example_stream(opt, L, c, k);
   switch (opt.task) {
     case data::SyntheticTask::PASSKEY: return data::make_passkey(L + 1, rng, opt.haystack, depth);
     case data::SyntheticTask::COPY: return data::make_copy(L, rng);
@@ -29,9 +46,16 @@ data::Example probe_example(const ProbeOptions& opt, int64_t L, int64_t c, doubl
 }
 
 std::vector<double> probe_columns(const ProbeOptions& opt) {
-  PELAB_CHECK(opt.task != data::SyntheticTask::NONE, "no probe task", "choose --probe passkey, copy or mqar");
   PELAB_CHECK(opt.trials >= 1, "--trials must be >= 1, got " << opt.trials, "e.g. --trials 10");
   PELAB_CHECK(!opt.lengths.empty(), "no --lengths", "e.g. --lengths 256,1024");
+  if (opt.suite) {
+    for (int64_t L : opt.lengths) {
+      const std::string problem = data::task_length_problem(*opt.suite, L);
+      PELAB_CHECK(problem.empty(), problem, "drop that length from --lengths (docs/tasks.md)");
+    }
+    return {std::nan("")};
+  }
+  PELAB_CHECK(opt.task != data::SyntheticTask::NONE, "no probe task", "choose --probe passkey, copy or mqar");
   for (int64_t L : opt.lengths) {
     if (opt.task == data::SyntheticTask::COPY) continue;  // any payload n >= 1 builds an example
     PELAB_CHECK(L + 1 >= data::synthetic_min_length(opt.task),
@@ -64,16 +88,18 @@ ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
   const int V = model.config().vocab;
   std::vector<int32_t> in, tg;
   for (size_t li = 0; li < opt.lengths.size(); ++li) {
-    const int64_t L = probe_input_length(opt.task, opt.lengths[li]);
-    in.resize(L);
-    tg.resize(L);
+    const int64_t longest = probe_input_length(opt, opt.lengths[li]);
     for (int64_t c = 0; c < cols; ++c) {
       int64_t hits = 0, bytes_ok = 0, bytes = 0;
       for (int64_t k = 0; k < opt.trials; ++k) {
         const data::Example ex = probe_example(opt, opt.lengths[li], c, r.depths[c], k);
-        PELAB_CHECK(static_cast<int64_t>(ex.tokens.size()) == L + 1, "probe example of " << ex.tokens.size()
-                                                                          << " bytes, expected " << L + 1,
+        // A suite task's examples vary in length (a sum's digits); the others are exact.
+        const int64_t L = static_cast<int64_t>(ex.tokens.size()) - 1;
+        PELAB_CHECK(opt.suite ? L <= longest : L == longest,
+                    "probe example of " << ex.tokens.size() << " bytes, expected " << longest + 1,
                     "this is a bug in pelab");
+        in.resize(L);
+        tg.resize(L);
         for (int64_t t = 0; t < L; ++t) {
           in[t] = ex.tokens[t];
           tg[t] = ex.tokens[t + 1];
@@ -102,6 +128,31 @@ ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
   }
   progress.finish();
   return r;
+}
+
+ProbeIntervals probe_intervals(const ProbeResult& r, int64_t trials, size_t li, size_t c) {
+  const size_t cols = r.depths.size();
+  const size_t at = (li * cols + c) * static_cast<size_t>(trials);
+  int64_t hits = 0, ok = 0, n = 0;
+  for (int64_t k = 0; k < trials; ++k) hits += r.hits[at + k], ok += r.bytes_ok[at + k], n += r.bytes[at + k];
+  ProbeIntervals out;
+  const stats::Interval w = stats::wilson(hits, trials);
+  out.exact_lo = w.lo, out.exact_hi = w.hi;
+  if (n == 0 || trials < 2) {
+    out.byte_lo = out.byte_hi = std::nan("");
+    return out;
+  }
+  const double p = static_cast<double>(ok) / static_cast<double>(n);
+  const double nbar = static_cast<double>(n) / static_cast<double>(trials);
+  double ss = 0;
+  for (int64_t k = 0; k < trials; ++k) {
+    const double e = static_cast<double>(r.bytes_ok[at + k]) - p * static_cast<double>(r.bytes[at + k]);
+    ss += e * e;
+  }
+  const double se = std::sqrt(ss / (static_cast<double>(trials) * static_cast<double>(trials - 1))) / nbar;
+  const double q = stats::t_quantile(0.975, static_cast<double>(trials - 1));
+  out.byte_lo = std::max(0.0, p - q * se), out.byte_hi = std::min(1.0, p + q * se);
+  return out;
 }
 
 }  // namespace pelab

@@ -9,12 +9,18 @@
 // does as long as it is right). Accuracy is the share of retrieved examples.
 // passkey puts the needle at each requested depth of a haystack of the run's
 // train split; copy and mqar have no depth (one column).
+//
+// A task of the suite (datasets/tasks.h; `pelab eval --task`) is scored the
+// same way: L is the task's length, the example its text() (the input, '=',
+// the answer and '\n', the last two scored), one column.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "datasets/synthetic.h"
+#include "datasets/tasks.h"
 #include "model/transformer.h"
 
 namespace pelab {
@@ -26,15 +32,19 @@ struct ProbeOptions {
   int64_t trials = 10;             // examples per (length, depth)
   uint64_t seed = 1;               // of the examples: arms probed with one seed see the same examples
   data::Haystack haystack;         // passkey, mqar: real text (the run's train split)
+  std::optional<data::TaskKind> suite;  // set: a task of the suite instead of `task`
   bool quiet = false;
 };
 
-// The model input length of a probe at length L (copy: 2L + 1).
-int64_t probe_input_length(data::SyntheticTask task, int64_t L);
+// The model input length of a probe at length L (copy: 2L + 1); for a suite
+// task, the longest its examples may take.
+int64_t probe_input_length(const ProbeOptions& opt, int64_t L);
 // The probe's example k of cell (length index li, depth column c): what
 // run_probe scores, and what `pelab eval --examples` prints. Deterministic in
 // (seed, L, c, k) alone.
 data::Example probe_example(const ProbeOptions& opt, int64_t L, int64_t c, double depth, int64_t k);
+// The suite task's example k at length L (opt.suite set), from the same stream.
+data::TaskExample probe_task_example(const ProbeOptions& opt, int64_t L, int64_t k);
 // Checks the task, lengths, depths and trials; returns the depth columns.
 std::vector<double> probe_columns(const ProbeOptions& opt);
 
@@ -48,5 +58,14 @@ struct ProbeResult {
 };
 
 ProbeResult run_probe(Model& model, const ProbeOptions& opt);
+
+// 95% intervals of one cell (length index li, column c) over its trials:
+// Wilson's for exact match; for per-byte accuracy the ratio estimator's
+// t-interval with the example as the unit (bytes of one example are not
+// independent), clipped to [0, 1].
+struct ProbeIntervals {
+  double exact_lo = 0, exact_hi = 0, byte_lo = 0, byte_hi = 0;
+};
+ProbeIntervals probe_intervals(const ProbeResult& r, int64_t trials, size_t li, size_t c);
 
 }  // namespace pelab

@@ -82,6 +82,24 @@ ValSet make_val_set(const data::Split& val, int64_t rows, int64_t T) {
   return s;
 }
 
+ValSet make_task_val_set(const data::BatcherOptions& opt, int64_t rows, uint64_t seed) {
+  ValSet s;
+  s.rows = rows;
+  s.T = opt.length;
+  const int64_t T = opt.length;
+  s.inputs.resize(rows * T);
+  s.targets.resize(rows * T);
+  Rng rng = Rng::stream(seed, 5);
+  for (int64_t i = 0; i < rows; ++i) {
+    const data::Example ex = data::make_task_row(opt.task, T + 1, rng, opt.task_min, opt.task_max);
+    for (int64_t t = 0; t < T; ++t) {
+      s.inputs[i * T + t] = ex.tokens[t];
+      s.targets[i * T + t] = ex.answer[t + 1] ? ex.tokens[t + 1] : -1;
+    }
+  }
+  return s;
+}
+
 int run_training(const RunFolder& folder, const TrainJob& job, const data::Dataset& ds, TrainStart start) {
   const RunDescription& r = job.run;
   const TrainOptions& t = r.train;
@@ -91,7 +109,8 @@ int run_training(const RunFolder& folder, const TrainJob& job, const data::Datas
   const int64_t n = model.num_params();
   AdamW<float> opt(n, model.layout().decay_mask(), t.adamw);
   data::Batcher batcher(ds.train, job.batcher);
-  const ValSet val = make_val_set(ds.val, t.eval_batches * B, T);
+  const ValSet val = job.batcher.has_task ? make_task_val_set(job.batcher, t.eval_batches * B, ds.split_options.seed)
+                                          : make_val_set(ds.val, t.eval_batches * B, T);
 
   TrainLogs& logs = start.logs;
   std::string& log_text = start.log_text;

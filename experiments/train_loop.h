@@ -55,5 +55,9 @@ struct ValSet {
   std::vector<int32_t> inputs, targets;  // (rows, T)
 };
 ValSet make_val_set(const data::Split& val, int64_t rows, int64_t T);
+// On a task dataset: `rows` packed rows of the task (the batcher's range),
+// from Rng::stream(seed, 5), so every run on the dataset validates on the same
+// examples; only answer targets count (the others are -1).
+ValSet make_task_val_set(const data::BatcherOptions& opt, int64_t rows, uint64_t seed);
 
 }  // namespace pelab

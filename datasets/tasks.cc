@@ -1,0 +1,337 @@
+#include "datasets/tasks.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace pelab::data {
+
+namespace {
+
+std::string symbols(int64_t n, const char* alphabet, int64_t size, Rng& rng) {
+  std::string s(static_cast<size_t>(n), ' ');
+  for (auto& c : s) c = alphabet[rng.below(static_cast<uint64_t>(size))];
+  return s;
+}
+std::string bits(int64_t n, Rng& rng) { return symbols(n, "01", 2, rng); }
+
+// A little-endian binary number of exactly n bits, uniform in [1, 2^n - 1]
+// (the reference draws randint(1, 2^n - 1) and writes it zero-filled to n bits).
+std::string nonzero_bits(int64_t n, Rng& rng) {
+  for (;;) {
+    std::string s = bits(n, rng);
+    if (s.find('1') != std::string::npos) return s;
+  }
+}
+
+// Little-endian binary strings, as vectors of 0/1, without high zeros.
+std::string strip_high_zeros(std::string s) {
+  while (s.size() > 1 && s.back() == '0') s.pop_back();
+  return s;
+}
+std::string add_binary(const std::string& a, const std::string& b) {
+  std::string s;
+  int carry = 0;
+  for (size_t i = 0; i < std::max(a.size(), b.size()) || carry; ++i) {
+    const int v = (i < a.size() ? a[i] - '0' : 0) + (i < b.size() ? b[i] - '0' : 0) + carry;
+    s.push_back(static_cast<char>('0' + (v & 1)));
+    carry = v >> 1;
+  }
+  return strip_high_zeros(s);
+}
+std::string multiply_binary(const std::string& a, const std::string& b) {
+  std::vector<int> acc(a.size() + b.size() + 1, 0);
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != '1') continue;
+    int carry = 0;
+    for (size_t j = 0; j < b.size() || carry; ++j) {
+      const int v = acc[i + j] + (j < b.size() ? b[j] - '0' : 0) + carry;
+      acc[i + j] = v & 1;
+      carry = v >> 1;
+    }
+  }
+  std::string s;
+  for (int v : acc) s.push_back(static_cast<char>('0' + v));
+  return strip_high_zeros(s);
+}
+// Decimal strings, most significant digit first.
+std::string add_decimal(const std::string& a, const std::string& b) {
+  std::string s;
+  int carry = 0;
+  for (size_t i = 0; i < std::max(a.size(), b.size()) || carry; ++i) {
+    const int x = i < a.size() ? a[a.size() - 1 - i] - '0' : 0;
+    const int y = i < b.size() ? b[b.size() - 1 - i] - '0' : 0;
+    const int v = x + y + carry;
+    s.push_back(static_cast<char>('0' + v % 10));
+    carry = v / 10;
+  }
+  std::reverse(s.begin(), s.end());
+  return s;
+}
+std::string decimal(int64_t n, Rng& rng) {
+  std::string s = symbols(n, "0123456789", 10, rng);
+  if (n > 1 && s[0] == '0') s[0] = static_cast<char>('1' + rng.below(9));  // no leading zero: n digits exactly
+  return s;
+}
+
+// numbers (0-4) at even positions, operators at odd ones; products bind first
+// and a '-' negates the term after it, as in the reference.
+int64_t evaluate_mod5(const std::string& e) {
+  int64_t sum = 0, term = e[0] - '0';
+  for (size_t i = 1; i + 1 < e.size(); i += 2) {
+    const int64_t v = e[i + 1] - '0';
+    switch (e[i]) {
+      case '*': term = term * v % 5; break;
+      case '+': sum += term, term = v; break;
+      case '-': sum += term, term = 5 - v; break;  // + (-v) mod 5
+      default: throw Error("bad operator in a modular-arithmetic expression", "this is a bug in pelab");
+    }
+  }
+  return (sum + term) % 5;
+}
+
+int64_t min_length(TaskKind t) {
+  switch (t) {
+    case TaskKind::MISSING_DUPLICATE:
+    case TaskKind::FLIP_FLOP: return 2;
+    case TaskKind::BINARY_ADDITION:
+    case TaskKind::BINARY_MULTIPLICATION: return 3;
+    case TaskKind::PARITY:
+    case TaskKind::MODULAR_ARITHMETIC:
+    case TaskKind::REVERSE_STRING:
+    case TaskKind::DUPLICATE_STRING:
+    case TaskKind::BUCKET_SORT:
+    case TaskKind::COPY:
+    case TaskKind::REVERSE:
+    case TaskKind::ADDITION:
+    case TaskKind::SUMMATION:
+    case TaskKind::SORT: return 1;
+  }
+  return 1;
+}
+
+bool odd_only(TaskKind t) { return t == TaskKind::MODULAR_ARITHMETIC; }
+
+}  // namespace
+
+const std::vector<TaskInfo>& all_tasks() {
+  static const std::vector<TaskInfo> tasks = {
+#define PELAB_TASK_INFO(id, name, source, lo, hi, test, length_means, answer_means) \
+  {TaskKind::id, name, source, lo, hi, test, length_means, answer_means},
+      PELAB_TASKS(PELAB_TASK_INFO)
+#undef PELAB_TASK_INFO
+  };
+  return tasks;
+}
+
+const TaskInfo& task_info(TaskKind t) { return all_tasks()[static_cast<size_t>(t)]; }
+
+std::string task_names() {
+  std::string s;
+  for (const auto& t : all_tasks()) s += (s.empty() ? "" : ", ") + std::string(t.name);
+  return s;
+}
+
+TaskKind parse_task(const std::string& name) {
+  for (const auto& t : all_tasks())
+    if (name == t.name) return t.kind;
+  throw Error("unknown task '" + name + "'", "choose one of: " + task_names());
+}
+
+std::string task_length_problem(TaskKind t, int64_t L) {
+  const std::string name = task_info(t).name;
+  if (L < min_length(t))
+    return name + " needs L >= " + std::to_string(min_length(t)) + " (" + task_info(t).length_means + "), got " +
+           std::to_string(L);
+  if (odd_only(t) && L % 2 == 0)
+    return name + " inputs alternate numbers and operators, so L is odd; got " + std::to_string(L);
+  if (L > (1 << 20)) return name + ": L must be at most 1048576, got " + std::to_string(L);
+  return "";
+}
+
+int64_t task_max_bytes(TaskKind t, int64_t L) {
+  // input + '=' + the longest answer + '\n'
+  switch (t) {
+    case TaskKind::PARITY:
+    case TaskKind::MODULAR_ARITHMETIC:
+    case TaskKind::MISSING_DUPLICATE:
+    case TaskKind::SUMMATION: return L + 3;
+    case TaskKind::REVERSE_STRING:
+    case TaskKind::BUCKET_SORT:
+    case TaskKind::COPY:
+    case TaskKind::REVERSE:
+    case TaskKind::SORT: return 2 * L + 2;
+    case TaskKind::DUPLICATE_STRING: return 3 * L + 2;
+    // the operands' bits total L - 1, and so do a sum's or product's at most
+    case TaskKind::BINARY_ADDITION:
+    case TaskKind::BINARY_MULTIPLICATION: return 2 * L + 1;
+    case TaskKind::ADDITION: return (2 * L + 1) + 1 + (L + 1) + 1;
+    case TaskKind::FLIP_FLOP: return (2 * L - 1) + 3;
+  }
+  return 0;
+}
+
+TaskExample make_task_example(TaskKind t, int64_t L, Rng& rng) {
+  const std::string problem = task_length_problem(t, L);
+  PELAB_CHECK(problem.empty(), problem, "choose lengths the task can build (docs/tasks.md)");
+  TaskExample ex;
+  ex.task = t;
+  ex.length = L;
+  std::string& in = ex.input;
+  std::string& out = ex.answer;
+  switch (t) {
+    case TaskKind::PARITY:
+      in = bits(L, rng);
+      out = std::count(in.begin(), in.end(), '1') % 2 ? "1" : "0";
+      break;
+    case TaskKind::MODULAR_ARITHMETIC:
+      for (int64_t i = 0; i < L; ++i)
+        in.push_back(i % 2 == 0 ? static_cast<char>('0' + rng.below(5)) : "+-*"[rng.below(3)]);
+      out = std::string(1, static_cast<char>('0' + evaluate_mod5(in)));
+      break;
+    case TaskKind::REVERSE_STRING:
+      in = bits(L, rng);
+      out.assign(in.rbegin(), in.rend());
+      break;
+    case TaskKind::DUPLICATE_STRING:
+      in = bits(L, rng);
+      out = in + in;
+      break;
+    case TaskKind::MISSING_DUPLICATE: {
+      const std::string w = bits(L / 2, rng);
+      in = w + w;
+      const size_t at = rng.below(in.size());
+      out = std::string(1, in[at]);
+      in[at] = '_';
+      if (L % 2) in.push_back('.');
+      break;
+    }
+    case TaskKind::BINARY_ADDITION:
+    case TaskKind::BINARY_MULTIPLICATION: {
+      const int64_t n = rng.uniform_int(1, L - 2), m = L - 1 - n;
+      const std::string a = nonzero_bits(n, rng), b = nonzero_bits(m, rng);
+      const bool add = t == TaskKind::BINARY_ADDITION;
+      in = a + (add ? '+' : '*') + b;
+      out = add ? add_binary(a, b) : multiply_binary(a, b);
+      break;
+    }
+    case TaskKind::BUCKET_SORT:
+      in = symbols(L, "01234", 5, rng);
+      out = in;
+      std::sort(out.begin(), out.end());
+      break;
+    case TaskKind::COPY:
+      in = symbols(L, "abcdefghijklmnopqrstuvwxyz", 26, rng);
+      out = in;
+      break;
+    case TaskKind::REVERSE:
+      in = symbols(L, "abcdefghijklmnopqrstuvwxyz", 26, rng);
+      out.assign(in.rbegin(), in.rend());
+      break;
+    case TaskKind::ADDITION: {
+      const std::string a = decimal(L, rng), b = decimal(L, rng);
+      in = a + '+' + b;
+      out = add_decimal(a, b);
+      break;
+    }
+    case TaskKind::SUMMATION: {
+      in = symbols(L, "0123456789", 10, rng);
+      int64_t s = 0;
+      for (char c : in) s += c - '0';
+      out = std::string(1, static_cast<char>('0' + s % 10));
+      break;
+    }
+    case TaskKind::SORT:
+      in = symbols(L, "0123456789", 10, rng);
+      out = in;
+      std::sort(out.begin(), out.end());
+      break;
+    case TaskKind::FLIP_FLOP: {
+      char last = "01"[rng.below(2)];
+      in = std::string("w") + last;
+      for (int64_t i = 1; i + 1 < L; ++i) {
+        const double u = rng.uniform();
+        if (u < 0.8) in += std::string("i") + "01"[rng.below(2)];
+        else if (u < 0.9) last = "01"[rng.below(2)], in += std::string("w") + last;
+        else in += std::string("r") + last;
+      }
+      in += 'r';
+      out = std::string(1, last);
+      break;
+    }
+  }
+  return ex;
+}
+
+Example task_tokens(const TaskExample& ex) {
+  Example e;
+  const std::string text = ex.text();
+  e.tokens.assign(text.begin(), text.end());
+  e.answer.assign(text.size(), 0);
+  e.answer_offset = static_cast<int64_t>(ex.input.size()) + 1;
+  for (size_t i = static_cast<size_t>(e.answer_offset); i < text.size(); ++i) e.answer[i] = 1;
+  e.payload_length = ex.length;
+  return e;
+}
+
+void check_task_range(TaskKind t, int64_t lo, int64_t hi, int64_t row_bytes) {
+  const std::string name = task_info(t).name;
+  PELAB_CHECK(lo <= hi, name << ": the train range " << lo << ".." << hi << " is empty",
+              "give --task.min-length <= --task.max-length");
+  PELAB_CHECK(lo >= min_length(t), task_length_problem(t, lo), "raise --task.min-length to " << min_length(t));
+  PELAB_CHECK(!(odd_only(t) && lo == hi && lo % 2 == 0), task_length_problem(t, lo), "use an odd length or a range");
+  PELAB_CHECK(hi <= (1 << 20), task_length_problem(t, hi), "lower --task.max-length");
+  const int64_t need = task_max_bytes(t, hi);
+  PELAB_CHECK(need <= row_bytes,
+              name << " examples of length " << hi << " take up to " << need << " bytes; a training row holds "
+                   << row_bytes << " (--train.length + 1)",
+              "raise --train.length to " << need - 1 << " or lower --task.max-length");
+}
+
+Example make_task_row(TaskKind t, int64_t row_bytes, Rng& rng, int64_t lo, int64_t hi) {
+  check_task_range(t, lo, hi, row_bytes);
+  Example row;
+  row.tokens.reserve(static_cast<size_t>(row_bytes));
+  row.answer.reserve(static_cast<size_t>(row_bytes));
+  for (;;) {
+    int64_t L = rng.uniform_int(lo, hi);
+    while (odd_only(t) && L % 2 == 0) L = rng.uniform_int(lo, hi);
+    const Example e = task_tokens(make_task_example(t, L, rng));
+    if (row.tokens.size() + e.tokens.size() > static_cast<size_t>(row_bytes)) break;
+    if (row.answer_offset < 0) row.answer_offset = e.answer_offset, row.payload_length = L;
+    row.tokens.insert(row.tokens.end(), e.tokens.begin(), e.tokens.end());
+    row.answer.insert(row.answer.end(), e.answer.begin(), e.answer.end());
+  }
+  row.tokens.resize(static_cast<size_t>(row_bytes), static_cast<uint8_t>(kTaskEnd));
+  row.answer.resize(static_cast<size_t>(row_bytes), 0);
+  return row;
+}
+
+Corpus task_corpus(TaskKind t, int64_t lo, int64_t hi, int64_t docs, int64_t doc_bytes, uint64_t seed) {
+  check_task_range(t, lo, hi, doc_bytes);
+  PELAB_CHECK(docs >= 3 && docs <= 100000, "--task.docs must be in [3, 100000], got " << docs,
+              "a train/val/test split by document needs at least 3, e.g. --task.docs 40");
+  const TaskInfo& info = task_info(t);
+  Corpus c;
+  c.name = std::string("task:") + info.name;
+  c.source = std::string("pelab's generator (datasets/tasks.cc) after ") + info.source;
+  c.recipe = "one document is " + std::to_string(doc_bytes) + " bytes or less of whole examples 'input=answer\\n', L uniform in " +
+             std::to_string(lo) + ".." + std::to_string(hi) + " (L: " + info.length_means + "; answer: " +
+             info.answer_means + ")";
+  Rng rng = Rng::stream(seed, 4);
+  for (int64_t d = 0; d < docs; ++d) {
+    Document doc;
+    doc.name = std::string(info.name) + "@" + std::to_string(d);
+    for (;;) {
+      int64_t L = rng.uniform_int(lo, hi);
+      while (odd_only(t) && L % 2 == 0) L = rng.uniform_int(lo, hi);
+      const std::string text = make_task_example(t, L, rng).text();
+      if (static_cast<int64_t>(doc.text.size() + text.size()) > doc_bytes) break;
+      doc.text += text;
+    }
+    c.docs.push_back(std::move(doc));
+  }
+  return c;
+}
+
+}  // namespace pelab::data

@@ -1,0 +1,322 @@
+// The length-generalisation tasks (datasets/tasks.h): every answer is checked
+// by an independent computation from the input, lengths mean what the task
+// says, seeds reproduce, packed rows mark exactly the answers, training rows
+// and the batcher score only answers, and bad lengths fail with one clear line.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "datasets/batcher.h"
+#include "datasets/dataset.h"
+#include "datasets/tasks.h"
+
+namespace pelab::data {
+namespace {
+
+using u128 = unsigned __int128;
+
+// Little-endian binary to an integer (at most 127 bits), and back.
+u128 from_le(const std::string& s) {
+  u128 v = 0;
+  for (size_t i = s.size(); i-- > 0;) v = v * 2 + static_cast<u128>(s[i] - '0');
+  return v;
+}
+std::string to_le(u128 v) {
+  std::string s;
+  do s.push_back(static_cast<char>('0' + static_cast<int>(v % 2))), v /= 2;
+  while (v);
+  return s;
+}
+std::string to_dec(u128 v) {
+  std::string s;
+  do s.push_back(static_cast<char>('0' + static_cast<int>(v % 10))), v /= 10;
+  while (v);
+  return {s.rbegin(), s.rend()};
+}
+
+// Modular arithmetic by a two-stack shunting-yard parse, a different method
+// from the generator's single pass.
+int mod5(const std::string& e) {
+  std::vector<int> vals;
+  std::vector<char> ops;
+  auto prec = [](char c) { return c == '*' ? 2 : 1; };
+  auto apply = [&] {
+    const int b = vals.back();
+    vals.pop_back();
+    const int a = vals.back();
+    vals.pop_back();
+    const char op = ops.back();
+    ops.pop_back();
+    vals.push_back(op == '*' ? a * b % 5 : op == '+' ? (a + b) % 5 : ((a - b) % 5 + 5) % 5);
+  };
+  for (char c : e) {
+    if (c >= '0' && c <= '9') {
+      vals.push_back(c - '0');
+      continue;
+    }
+    while (!ops.empty() && prec(ops.back()) >= prec(c)) apply();
+    ops.push_back(c);
+  }
+  while (!ops.empty()) apply();
+  return vals.back();
+}
+
+// The answer an independent solver gives; "" when it cannot (too many bits).
+std::string solve(TaskKind t, const std::string& in) {
+  switch (t) {
+    case TaskKind::PARITY: return std::count(in.begin(), in.end(), '1') % 2 ? "1" : "0";
+    case TaskKind::MODULAR_ARITHMETIC: return std::to_string(mod5(in));
+    case TaskKind::REVERSE_STRING:
+    case TaskKind::REVERSE: return {in.rbegin(), in.rend()};
+    case TaskKind::DUPLICATE_STRING: return in + in;
+    case TaskKind::MISSING_DUPLICATE: {
+      const std::string s = in.size() % 2 ? in.substr(0, in.size() - 1) : in;
+      const size_t at = s.find('_'), n = s.size() / 2;
+      return std::string(1, s[at < n ? at + n : at - n]);
+    }
+    case TaskKind::BINARY_ADDITION:
+    case TaskKind::BINARY_MULTIPLICATION: {
+      const size_t op = in.find_first_of("+*");
+      const std::string a = in.substr(0, op), b = in.substr(op + 1);
+      if (a.size() + b.size() > 120) return "";
+      return to_le(in[op] == '+' ? from_le(a) + from_le(b) : from_le(a) * from_le(b));
+    }
+    case TaskKind::BUCKET_SORT:
+    case TaskKind::SORT: {
+      std::string s = in;
+      std::stable_sort(s.begin(), s.end());
+      return s;
+    }
+    case TaskKind::COPY: return in;
+    case TaskKind::ADDITION: {
+      const size_t op = in.find('+');
+      if (op > 36) return "";
+      u128 a = 0, b = 0;
+      for (size_t i = 0; i < op; ++i) a = a * 10 + static_cast<u128>(in[i] - '0');
+      for (size_t i = op + 1; i < in.size(); ++i) b = b * 10 + static_cast<u128>(in[i] - '0');
+      return to_dec(a + b);
+    }
+    case TaskKind::SUMMATION: {
+      int s = 0;
+      for (char c : in) s += c - '0';
+      return std::to_string(s % 10);
+    }
+    case TaskKind::FLIP_FLOP: {
+      char last = 0;
+      for (size_t i = 0; i + 1 < in.size(); i += 2) {
+        if (in[i] == 'w') last = in[i + 1];
+        if (in[i] == 'r') {
+          EXPECT_EQ(in[i + 1], last) << "a middle read shows the last written bit: " << in;
+        }
+      }
+      return std::string(1, last);
+    }
+  }
+  return "";
+}
+
+// The input length the task's L implies, and its alphabet.
+size_t input_bytes(TaskKind t, int64_t L) {
+  switch (t) {
+    case TaskKind::ADDITION: return static_cast<size_t>(2 * L + 1);
+    case TaskKind::FLIP_FLOP: return static_cast<size_t>(2 * L - 1);
+    case TaskKind::PARITY:
+    case TaskKind::MODULAR_ARITHMETIC:
+    case TaskKind::REVERSE_STRING:
+    case TaskKind::DUPLICATE_STRING:
+    case TaskKind::MISSING_DUPLICATE:
+    case TaskKind::BINARY_ADDITION:
+    case TaskKind::BINARY_MULTIPLICATION:
+    case TaskKind::BUCKET_SORT:
+    case TaskKind::COPY:
+    case TaskKind::REVERSE:
+    case TaskKind::SUMMATION:
+    case TaskKind::SORT: return static_cast<size_t>(L);
+  }
+  return 0;
+}
+
+TEST(Tasks, EveryAnswerIsRightAndEveryLengthMeansWhatItSays) {
+  for (const TaskInfo& info : all_tasks()) {
+    SCOPED_TRACE(info.name);
+    EXPECT_EQ(parse_task(info.name), info.kind);
+    std::vector<int64_t> lengths;
+    for (int64_t L = info.train_min; L <= info.train_max; ++L) lengths.push_back(L);
+    for (int64_t L : {100, 501}) lengths.push_back(L);
+    Rng rng(11);
+    int64_t checked = 0;
+    for (int64_t L : lengths) {
+      if (!task_length_problem(info.kind, L).empty()) continue;
+      for (int k = 0; k < 20; ++k) {
+        const TaskExample ex = make_task_example(info.kind, L, rng);
+        ASSERT_EQ(ex.input.size(), input_bytes(info.kind, L)) << ex.input;
+        EXPECT_EQ(ex.length, L);
+        EXPECT_LE(static_cast<int64_t>(ex.text().size()), task_max_bytes(info.kind, L)) << ex.text();
+        EXPECT_EQ(ex.input.find_first_of("=\n"), std::string::npos) << "the input holds no separator";
+        EXPECT_EQ(ex.answer.find_first_of("=\n"), std::string::npos);
+        ASSERT_FALSE(ex.answer.empty());
+        const std::string want = solve(info.kind, ex.input);
+        if (want.empty()) continue;
+        EXPECT_EQ(ex.answer, want) << "input " << ex.input;
+        ++checked;
+      }
+    }
+    EXPECT_GT(checked, 200) << "the solver checked too few examples";
+  }
+}
+
+TEST(Tasks, BinaryOperandsAreNonzeroAndAnswersHaveNoHighZeros) {
+  Rng rng(3);
+  for (TaskKind t : {TaskKind::BINARY_ADDITION, TaskKind::BINARY_MULTIPLICATION}) {
+    std::set<size_t> split_points;
+    for (int k = 0; k < 500; ++k) {
+      const TaskExample ex = make_task_example(t, 12, rng);
+      const size_t op = ex.input.find_first_of("+*");
+      split_points.insert(op);
+      EXPECT_NE(ex.input.substr(0, op).find('1'), std::string::npos);
+      EXPECT_NE(ex.input.substr(op + 1).find('1'), std::string::npos);
+      EXPECT_EQ(ex.answer.back(), '1') << "little-endian without high zeros";
+    }
+    EXPECT_EQ(split_points.size(), 10u) << "the first operand's length is uniform in 1..L-2";
+  }
+}
+
+TEST(Tasks, SeedsReproduceAndDiffer) {
+  for (const TaskInfo& info : all_tasks()) {
+    Rng a(5), b(5), c(6);
+    const int64_t L = info.train_max | 1;  // odd: every task builds it
+    const TaskExample x = make_task_example(info.kind, L, a), y = make_task_example(info.kind, L, b);
+    EXPECT_EQ(x.text(), y.text()) << info.name;
+    std::set<std::string> seen;
+    for (int k = 0; k < 20; ++k) seen.insert(make_task_example(info.kind, L, c).text());
+    EXPECT_GT(seen.size(), 1u) << info.name << ": the examples do not vary";
+  }
+}
+
+TEST(Tasks, TokensMarkTheAnswerAndItsNewline) {
+  Rng rng(1);
+  const TaskExample ex = make_task_example(TaskKind::DUPLICATE_STRING, 7, rng);
+  const Example e = task_tokens(ex);
+  ASSERT_EQ(e.tokens.size(), 7u + 1 + 14 + 1);
+  EXPECT_EQ(e.answer_offset, 8);
+  EXPECT_EQ(e.tokens[7], '=');
+  for (size_t i = 0; i < e.tokens.size(); ++i) EXPECT_EQ(e.answer[i], i >= 8 ? 1 : 0) << i;
+  EXPECT_EQ(e.answer_text(), ex.answer + "\n");
+}
+
+TEST(Tasks, RowsArePackedWithWholeExamplesOfUniformLength) {
+  for (TaskKind t : {TaskKind::PARITY, TaskKind::MODULAR_ARITHMETIC, TaskKind::ADDITION, TaskKind::FLIP_FLOP}) {
+    const TaskInfo& info = task_info(t);
+    SCOPED_TRACE(info.name);
+    Rng rng(9);
+    std::map<int64_t, int64_t> count;
+    const int64_t row = 4 * task_max_bytes(t, info.train_max);
+    for (int r = 0; r < 300; ++r) {
+      const Example e = make_task_row(t, row, rng, info.train_min, info.train_max);
+      ASSERT_EQ(static_cast<int64_t>(e.tokens.size()), row);
+      ASSERT_EQ(e.answer.size(), e.tokens.size());
+      // Walk the row: examples 'input=answer\n' until the unscored '\n' tail.
+      const std::string s(e.tokens.begin(), e.tokens.end());
+      size_t at = 0;
+      while (at < s.size() && s[at] != '\n') {
+        const size_t eq = s.find('=', at), nl = s.find('\n', eq);
+        ASSERT_NE(nl, std::string::npos);
+        for (size_t i = at; i <= nl; ++i) ASSERT_EQ(e.answer[i], i > eq ? 1 : 0) << s;
+        const std::string in = s.substr(at, eq - at);
+        EXPECT_EQ(s.substr(eq + 1, nl - eq - 1), solve(t, in));
+        const int64_t L = t == TaskKind::ADDITION ? static_cast<int64_t>(in.find('+'))
+                          : t == TaskKind::FLIP_FLOP ? static_cast<int64_t>(in.size() + 1) / 2
+                                                     : static_cast<int64_t>(in.size());
+        ++count[L];
+        at = nl + 1;
+      }
+      for (size_t i = at; i < s.size(); ++i) ASSERT_TRUE(s[i] == '\n' && e.answer[i] == 0) << "tail: " << s;
+    }
+    int64_t total = 0, lo = 1 << 30, hi = 0;
+    for (auto [L, c] : count) total += c, lo = std::min(lo, c), hi = std::max(hi, c);
+    const int64_t buildable = t == TaskKind::MODULAR_ARITHMETIC ? 20 : info.train_max - info.train_min + 1;
+    EXPECT_EQ(static_cast<int64_t>(count.size()), buildable) << "every buildable length appears";
+    if (t == TaskKind::MODULAR_ARITHMETIC) {
+      for (auto [L, c] : count) EXPECT_EQ(L % 2, 1);
+    }
+    const double mean = static_cast<double>(total) / static_cast<double>(buildable);
+    EXPECT_GT(static_cast<double>(lo), 0.5 * mean) << "lengths are drawn uniformly";
+    EXPECT_LT(static_cast<double>(hi), 1.6 * mean);
+  }
+}
+
+TEST(Tasks, BadLengthsFailWithOneClearLine) {
+  Rng rng(1);
+  EXPECT_THROW(parse_task("parity-check"), Error);
+  try {
+    parse_task("nope");
+  } catch (const Error& e) {
+    EXPECT_NE(e.hint().find("bucket-sort"), std::string::npos) << "the error lists the tasks";
+  }
+  EXPECT_THROW(make_task_example(TaskKind::BINARY_ADDITION, 2, rng), Error);
+  EXPECT_THROW(make_task_example(TaskKind::MODULAR_ARITHMETIC, 8, rng), Error);
+  EXPECT_NE(task_length_problem(TaskKind::MODULAR_ARITHMETIC, 8).find("odd"), std::string::npos);
+  EXPECT_THROW(make_task_example(TaskKind::PARITY, 0, rng), Error);
+  EXPECT_THROW(check_task_range(TaskKind::PARITY, 5, 4, 100), Error);
+  EXPECT_THROW(check_task_range(TaskKind::DUPLICATE_STRING, 1, 40, 100), Error) << "122 bytes do not fit 100";
+  EXPECT_NO_THROW(check_task_range(TaskKind::DUPLICATE_STRING, 1, 40, 122));
+  EXPECT_THROW(check_task_range(TaskKind::MODULAR_ARITHMETIC, 4, 4, 100), Error);
+  EXPECT_NO_THROW(check_task_range(TaskKind::MODULAR_ARITHMETIC, 4, 5, 100));
+}
+
+TEST(Tasks, BatcherTrainsOnAnswersOnly) {
+  Split train;
+  train.tokens.assign(1000, 'x');
+  train.offsets = {0, 1000};
+  train.names = {"unused"};
+  BatcherOptions o;
+  o.length = 127;
+  o.seed = 4;
+  o.has_task = true;
+  o.task = TaskKind::REVERSE_STRING;
+  o.task_min = 1, o.task_max = 40;
+  Batcher b(train, o);
+  const Batch batch = b.next(8);
+  int64_t scored = 0;
+  for (int64_t i = 0; i < batch.B * batch.T; ++i) {
+    if (batch.answer[i]) {
+      EXPECT_GE(batch.targets[i], 0);
+      ++scored;
+    } else {
+      EXPECT_EQ(batch.targets[i], -1) << "only answers are scored";
+    }
+    if (i % batch.T + 1 < batch.T && batch.targets[i] >= 0) {
+      EXPECT_EQ(batch.targets[i], batch.inputs[i + 1]);
+    }
+    EXPECT_NE(batch.inputs[i], 'x') << "a task row reads no split text";
+  }
+  EXPECT_GT(scored, 8 * 20);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(batch.synthetic[i], 1);
+  o.task_max = 64;  // 130 bytes > 128
+  EXPECT_THROW(Batcher(train, o), Error);
+  o.task_max = 40;
+  o.synthetic = SyntheticTask::COPY, o.synthetic_rate = 0.5;
+  EXPECT_THROW(Batcher(train, o), Error) << "a task dataset trains on the task alone";
+}
+
+TEST(Tasks, CorpusSplitsWholeExamples) {
+  const Corpus c = task_corpus(TaskKind::PARITY, 1, 40, 10, 2000, 1);
+  ASSERT_EQ(c.docs.size(), 10u);
+  EXPECT_EQ(c.name, "task:parity");
+  for (const auto& d : c.docs) {
+    EXPECT_LE(d.text.size(), 2000u);
+    EXPECT_GT(d.text.size(), 1900u);
+    EXPECT_EQ(d.text.back(), '\n');
+  }
+  const Dataset ds = make_dataset(c, {});
+  EXPECT_EQ(ds.train.num_docs() + ds.val.num_docs() + ds.test.num_docs(), 10);
+  EXPECT_THROW(task_corpus(TaskKind::PARITY, 1, 40, 2, 2000, 1), Error);
+}
+
+}  // namespace
+}  // namespace pelab::data
