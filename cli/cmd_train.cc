@@ -152,11 +152,7 @@ TrainJob make_job(const Context& ctx, const data::Dataset& ds, const std::string
     job.batcher.task = data::parse_task(ds.task);
     job.batcher.task_min = ds.task_min_length;
     job.batcher.task_max = ds.task_max_length;
-    // Checked here too, before a run folder exists.
-    data::check_task_range(job.batcher.task, ds.task_min_length, ds.task_max_length, r.train.length + 1);
-    PELAB_CHECK(job.batcher.synthetic == data::SyntheticTask::NONE || job.batcher.synthetic_rate == 0,
-                "a task dataset (" << ds.task << ") trains on the task alone; --data.synthetic cannot mix into it",
-                "drop --data.synthetic, or train on a corpus dataset");
+    data::check_task_options(job.batcher);  // before a run folder exists
   }
   job.quiet = ctx.flag("quiet");
   check_memory(Model::memory_bytes(r.model, r.train.batch, r.train.length, /*training=*/true),

@@ -32,12 +32,15 @@ Batcher::Batcher(const Split& train, const BatcherOptions& opt)
                 "use a longer --train.length or another task");
     if (opt.synthetic == SyntheticTask::COPY) copy_range(opt.length + 1, opt.copy_min, opt.copy_max);
   }
-  if (opt.has_task) {
-    PELAB_CHECK(opt.synthetic == SyntheticTask::NONE || opt.synthetic_rate == 0,
-                "a task dataset (" << task_info(opt.task).name << ") trains on the task alone; --data.synthetic cannot mix into it",
-                "drop --data.synthetic, or train on a corpus dataset");
-    check_task_range(opt.task, opt.task_min, opt.task_max, opt.length + 1);
-  }
+  check_task_options(opt);
+}
+
+void check_task_options(const BatcherOptions& opt) {
+  if (!opt.has_task) return;
+  PELAB_CHECK(opt.synthetic == SyntheticTask::NONE || opt.synthetic_rate == 0,
+              "a task dataset (" << task_info(opt.task).name << ") trains on the task alone; --data.synthetic cannot mix into it",
+              "drop --data.synthetic, or train on a corpus dataset");
+  check_task_range(opt.task, opt.task_min, opt.task_max, opt.length + 1);
 }
 
 void Batcher::restore(const BatcherState& s) {

@@ -64,6 +64,11 @@ struct BatcherState {
   bool operator==(const BatcherState&) const = default;
 };
 
+// On a task dataset (opt.has_task): the row holds the range's longest example
+// and no --data.synthetic mixes in. The Batcher checks it; `pelab train` calls
+// it before it creates a run folder.
+void check_task_options(const BatcherOptions& opt);
+
 class Batcher {
  public:
   // `train` must outlive the Batcher. Checks T >= 1, N >= T + 1, the rate in

@@ -112,6 +112,13 @@ int64_t min_length(TaskKind t) {
 
 bool odd_only(TaskKind t) { return t == TaskKind::MODULAR_ARITHMETIC; }
 
+// L uniform over the buildable lengths of [lo, hi] (check_task_range first).
+int64_t draw_length(TaskKind t, int64_t lo, int64_t hi, Rng& rng) {
+  int64_t L = rng.uniform_int(lo, hi);
+  while (odd_only(t) && L % 2 == 0) L = rng.uniform_int(lo, hi);
+  return L;
+}
+
 }  // namespace
 
 const std::vector<TaskInfo>& all_tasks() {
@@ -216,7 +223,8 @@ TaskExample make_task_example(TaskKind t, int64_t L, Rng& rng) {
       break;
     }
     case TaskKind::BUCKET_SORT:
-      in = symbols(L, "01234", 5, rng);
+    case TaskKind::SORT:  // the same task over 5 symbols (arXiv 2305.16843) or 10 digits (arXiv 2305.19466)
+      in = t == TaskKind::BUCKET_SORT ? symbols(L, "01234", 5, rng) : symbols(L, "0123456789", 10, rng);
       out = in;
       std::sort(out.begin(), out.end());
       break;
@@ -241,11 +249,6 @@ TaskExample make_task_example(TaskKind t, int64_t L, Rng& rng) {
       out = std::string(1, static_cast<char>('0' + s % 10));
       break;
     }
-    case TaskKind::SORT:
-      in = symbols(L, "0123456789", 10, rng);
-      out = in;
-      std::sort(out.begin(), out.end());
-      break;
     case TaskKind::FLIP_FLOP: {
       char last = "01"[rng.below(2)];
       in = std::string("w") + last;
@@ -294,8 +297,7 @@ Example make_task_row(TaskKind t, int64_t row_bytes, Rng& rng, int64_t lo, int64
   row.tokens.reserve(static_cast<size_t>(row_bytes));
   row.answer.reserve(static_cast<size_t>(row_bytes));
   for (;;) {
-    int64_t L = rng.uniform_int(lo, hi);
-    while (odd_only(t) && L % 2 == 0) L = rng.uniform_int(lo, hi);
+    const int64_t L = draw_length(t, lo, hi, rng);
     const Example e = task_tokens(make_task_example(t, L, rng));
     if (row.tokens.size() + e.tokens.size() > static_cast<size_t>(row_bytes)) break;
     if (row.answer_offset < 0) row.answer_offset = e.answer_offset, row.payload_length = L;
@@ -323,8 +325,7 @@ Corpus task_corpus(TaskKind t, int64_t lo, int64_t hi, int64_t docs, int64_t doc
     Document doc;
     doc.name = std::string(info.name) + "@" + std::to_string(d);
     for (;;) {
-      int64_t L = rng.uniform_int(lo, hi);
-      while (odd_only(t) && L % 2 == 0) L = rng.uniform_int(lo, hi);
+      const int64_t L = draw_length(t, lo, hi, rng);
       const std::string text = make_task_example(t, L, rng).text();
       if (static_cast<int64_t>(doc.text.size() + text.size()) > doc_bytes) break;
       doc.text += text;
