@@ -24,7 +24,7 @@ void data_options(po::options_description_easy_init& o) {
                                       "(docs/tasks.md); training on it draws fresh examples, answers only scored")
    ("task.min-length", po::value<std::string>(), "prepare --task: shortest L trained on (default: the task's, e.g. 1)")
    ("task.max-length", po::value<std::string>(), "prepare --task: longest L trained on (default: the task's, e.g. 40)")
-   ("task.docs", po::value<std::string>()->default_value("40"), "prepare --task: documents of examples to split (>= 3)");
+   ("task.docs", po::value<std::string>()->default_value(std::to_string(data::kTaskDocs)), "prepare --task: documents of examples to split (>= 3)");
 }
 
 namespace {
@@ -38,12 +38,7 @@ int run_prepare_task(Context& ctx, const std::string& out) {
   const int64_t hi = ctx.has("task.max-length") ? ctx.integer("task.max-length") : info.train_max;
   const data::SplitOptions split = split_options(ctx);
   const data::TextOptions text = text_options(ctx);
-  const data::Corpus corpus = data::task_corpus(t, lo, hi, ctx.integer("task.docs"), text.doc_bytes, split.seed);
-  data::Dataset ds = data::make_dataset(corpus, split);
-  ds.dedup_rule = "none: the examples are drawn independently, and training draws fresh ones";
-  ds.task = info.name;
-  ds.task_min_length = lo;
-  ds.task_max_length = hi;
+  const data::Dataset ds = data::make_task_dataset(t, lo, hi, ctx.integer("task.docs"), text.doc_bytes, split);
   std::error_code ec;
   PELAB_CHECK(!fs::exists(out, ec) || fs::is_directory(out, ec), "--out '" << out << "' exists and is not a folder",
               "give a folder name; dataset.h5 is written inside it");
@@ -52,7 +47,8 @@ int run_prepare_task(Context& ctx, const std::string& out) {
   const std::string file = (fs::path(out) / data::kDatasetFile).string();
   data::save_dataset(ds, file, {"data", ctx.command_line(), ctx.resolved_ini()});
   std::printf("task %s: L in %lld..%lld (%s), %zu documents, %lld tokens\n", info.name, static_cast<long long>(lo),
-              static_cast<long long>(hi), info.length_means, corpus.docs.size(), static_cast<long long>(ds.num_tokens()));
+              static_cast<long long>(hi), info.length_means, static_cast<size_t>(ds.train.num_docs() + ds.val.num_docs() + ds.test.num_docs()),
+              static_cast<long long>(ds.num_tokens()));
   std::printf("wrote %s\n", file.c_str());
   return 0;
 }

@@ -54,7 +54,7 @@ void eval_options(po::options_description_easy_init& o) {
                                        "answer bytes that are). copy: --lengths are payload bytes n (input 2n + 1)")
    ("task", po::value<std::string>(), "instead of perplexity: accuracy on a task of the length-generalisation suite "
                                       "(docs/tasks.md) by length L (--lengths, as the task counts it), exact match and "
-                                      "per-byte, with 95% intervals; --trials examples per length")
+                                      "per-byte, with 95% intervals; --trials examples per length. 'trained': the task the --run trained on")
    ("depths", s("0,0.25,0.5,0.75,1"), "passkey probe: needle depths in [0, 1] of the haystack (the run's train split)")
    ("trials", s("10"), "probe: examples per length and depth")
    ("seed", s("1"), "probe: seed of the examples")
@@ -116,7 +116,8 @@ ProbeOptions probe_options(const Context& ctx, const std::vector<int64_t>& lengt
   PELAB_CHECK(seed >= 0, "--seed must be >= 0, got " << seed, "e.g. --seed 1");
   opt.seed = static_cast<uint64_t>(seed);
   if (ctx.has("task")) {
-    opt.suite = data::parse_task(ctx.str("task"));
+    // `trained`: the run's own task, so that one sweep stage scores every point of a task axis.
+    opt.suite = data::parse_task(ctx.str("task") == "trained" ? trained_task(open_trained_run(ctx)) : ctx.str("task"));
     probe_columns(opt);
     return opt;
   }

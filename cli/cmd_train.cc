@@ -32,6 +32,11 @@ void train_command_options(po::options_description_easy_init& o) {
    ("init-from", po::value<std::string>(),
     "trained run folder whose checkpoint's parameters start a new run (--out): a fine-tune; its config.ini is the base "
     "configuration, --config and the command line override it")
+   ("data.task", po::value<std::string>()->default_value(""),
+    "train on a task of the length-generalisation suite (docs/tasks.md) instead of --data.dir: its dataset is built in "
+    "memory as pelab data prepare --task writes it, rows of fresh examples, answers only scored")
+   ("data.task-min-length", po::value<std::string>()->default_value("0"), "--data.task: shortest L trained on (0: the task's, e.g. 1)")
+   ("data.task-max-length", po::value<std::string>()->default_value("0"), "--data.task: longest L trained on (0: the task's, e.g. 20)")
    ("quiet", po::bool_switch(), "no progress line on stderr")
    ("print-config", po::bool_switch(),
     "print the configuration a fresh run would save as config.ini and exit without training (a sweep compares it "
@@ -90,11 +95,36 @@ int set_threads(const TrainOptions& t) {
   return n;
 }
 
-std::string data_dir_of(const Context& ctx) {
+// What a run trains on: with --data.task the task's dataset, built in memory
+// as `pelab data prepare --task` would write it (so a sweep can make the task
+// an axis without preparing folders; --data.dir is then not read), else the
+// dataset in --data.dir.
+struct TrainingData {
+  data::Dataset ds;
+  std::string dir;  // "" for --data.task
+};
+
+TrainingData training_data(const Context& ctx) {
+  const std::string task = ctx.str("data.task");
+  if (!task.empty()) {
+    const data::TaskKind t = data::parse_task(task);
+    const data::TaskInfo& info = data::task_info(t);
+    const int64_t lo = ctx.integer("data.task-min-length"), hi = ctx.integer("data.task-max-length");
+    PELAB_CHECK(lo >= 0 && hi >= 0, "--data.task-min-length and --data.task-max-length must be >= 0, got " << lo << " and " << hi,
+                "0 takes the task's own range (docs/tasks.md)");
+    // The range is checked (against the task and the row) by check_task_options in make_job.
+    return {data::make_task_dataset(t, lo > 0 ? lo : info.train_min, hi > 0 ? hi : info.train_max, data::kTaskDocs,
+                                    text_options(ctx).doc_bytes, split_options(ctx)),
+            ""};
+  }
+  PELAB_CHECK(ctx.str("data.task-min-length") == "0" && ctx.str("data.task-max-length") == "0",
+              "--data.task-min-length or --data.task-max-length without --data.task",
+              "add --data.task NAME, or set the range of a prepared task with pelab data prepare --task.min-length");
   const std::string d = ctx.str("data.dir");
   PELAB_CHECK(!d.empty(), "missing --data.dir",
-              "prepare data with pelab data prepare --corpus kjv --out data/kjv, then pass --data.dir data/kjv");
-  return d;
+              "prepare data with pelab data prepare --corpus kjv --out data/kjv, then pass --data.dir data/kjv "
+              "(or train on a task: --data.task reverse)");
+  return {data::load_dataset(d), d};
 }
 
 // A run started with --init-from keeps the source's model: every --model.*
@@ -169,9 +199,9 @@ TrainJob make_job(const Context& ctx, const data::Dataset& ds, const std::string
 
 int run_fresh(Context& ctx) {
   PELAB_CHECK(ctx.has("out"), "missing --out", "name the run folder to create, e.g. --out runs/tiny-rope");
-  const std::string data_dir = data_dir_of(ctx);
-  const data::Dataset ds = data::load_dataset(data_dir);
-  const TrainJob job = make_job(ctx, ds, data_dir);
+  const TrainingData data = training_data(ctx);
+  const data::Dataset& ds = data.ds;
+  const TrainJob job = make_job(ctx, ds, data.dir);
   const RunFolder folder = RunFolder::create(ctx.str("out"));
   const auto training = folder.lock_training();
   folder.write_config(job.run.config_ini);
@@ -219,10 +249,11 @@ int run_resume(Context& outer) {
   saved["resume"] = dir;
   Context ctx(outer.argv(), options_from(saved, saved_source, desc->all), &desc->all);
 
-  const std::string data_dir = data_dir_of(ctx);
-  const data::Dataset ds = data::load_dataset(data_dir);
+  const TrainingData data = training_data(ctx);
+  const data::Dataset& ds = data.ds;
+  const std::string& data_dir = data.dir;
   PELAB_CHECK(restart || ds.checksum() == ck.dataset_checksum,
-              "dataset '" << data_dir << "' has checksum " << ds.checksum() << ", the checkpoint was trained on "
+              "dataset '" << (data_dir.empty() ? "task:" + ds.task : data_dir) << "' has checksum " << ds.checksum() << ", the checkpoint was trained on "
                           << ck.dataset_checksum,
               "pass the data folder the run was trained on with --data.dir");
   TrainJob job = make_job(ctx, ds, data_dir);
@@ -281,9 +312,9 @@ int run_init_from(Context& outer) {
     merged["pe.original-length"] = std::to_string(source.train_len);
   Context ctx(outer.argv(), options_from(merged, saved_source, desc->all), &desc->all);
 
-  const std::string data_dir = data_dir_of(ctx);
-  const data::Dataset ds = data::load_dataset(data_dir);
-  TrainJob job = make_job(ctx, ds, data_dir);
+  const TrainingData data = training_data(ctx);
+  const data::Dataset& ds = data.ds;
+  TrainJob job = make_job(ctx, ds, data.dir);
   check_source_parameters(source, job.run.model);
   job.run.init_from_step = source.checkpoint.step;
   const RunFolder folder = RunFolder::create(ctx.str("out"));

@@ -18,14 +18,27 @@ TrainedRun open_trained_run(const Context& ctx) {
 }
 
 TrainedRun open_trained_run(const std::string& dir, const std::string& option) {
-  TrainedRun r{RunFolder::open(dir, option), {}, {}, 0, {}};
+  TrainedRun r{RunFolder::open(dir, option), {}, {}, 0, {}, {}};
   r.checkpoint = r.folder.read_checkpoint(/*optimizer_state=*/false);
   const std::string source = "the configuration in " + r.folder.file(kCheckpointFile);
   r.config = model_config_from_ini(r.checkpoint.config_ini, source);
   const auto saved = ini_map(parse_ini(r.checkpoint.config_ini, source));
   if (saved.count("train.length")) r.train_len = parse_int(saved.at("train.length"), "train.length in " + source);
-  if (saved.count("data.dir")) r.data_dir = saved.at("data.dir");
+  if (saved.count("data.task")) r.task = saved.at("data.task");
+  // A run on --data.task never read its --data.dir (the base config's corpus, say).
+  if (saved.count("data.dir") && r.task.empty()) r.data_dir = saved.at("data.dir");
   return r;
+}
+
+std::string trained_task(const TrainedRun& run) {
+  if (!run.task.empty()) return run.task;
+  const std::string task = run.data_dir.empty() ? std::string() : data::load_dataset(run.data_dir).task;
+  PELAB_CHECK(!task.empty(),
+              "--task trained: " << run.folder.dir() << " trained on "
+                                 << (run.data_dir.empty() ? std::string("no recorded data") : "the corpus in " + run.data_dir)
+                                 << ", not a task of the suite",
+              "name the task (--task reverse; pelab help eval lists them)");
+  return task;
 }
 
 Model load_model(const TrainedRun& run, const PeSpec& pe) {

@@ -18,13 +18,18 @@ struct TrainedRun {
   Checkpoint checkpoint;  // parameters only (no optimizer state)
   ModelConfig config;     // as trained
   int64_t train_len = 0;  // --train.length of the run
-  std::string data_dir;   // --data.dir of the run
+  std::string data_dir;   // --data.dir of the run ("" when it trained on --data.task)
+  std::string task;       // --data.task of the run ("" for one trained on a dataset folder)
 };
 
 // --run RUN: the folder, its checkpoint and configuration.
 TrainedRun open_trained_run(const Context& ctx);
 // The same for the run folder `dir`, given as `option` (named in errors).
 TrainedRun open_trained_run(const std::string& dir, const std::string& option);
+
+// The suite task `run` trained on: its --data.task, else the task of its
+// prepared dataset (pelab data prepare --task); an error for a run trained on a corpus.
+std::string trained_task(const TrainedRun& run);
 
 // The model of `run` with its trained parameters and the encoding `pe`
 // (the trained one, or an eval-time variant from eval_time_pe).

@@ -280,15 +280,15 @@ Example task_tokens(const TaskExample& ex) {
 void check_task_range(TaskKind t, int64_t lo, int64_t hi, int64_t row_bytes) {
   const std::string name = task_info(t).name;
   PELAB_CHECK(lo <= hi, name << ": the train range " << lo << ".." << hi << " is empty",
-              "give --task.min-length <= --task.max-length");
-  PELAB_CHECK(lo >= min_length(t), task_length_problem(t, lo), "raise --task.min-length to " << min_length(t));
+              "give --task.min-length <= --task.max-length (pelab train: --data.task-min-length, --data.task-max-length)");
+  PELAB_CHECK(lo >= min_length(t), task_length_problem(t, lo), "raise --task.min-length (pelab train: --data.task-min-length) to " << min_length(t));
   PELAB_CHECK(!(odd_only(t) && lo == hi && lo % 2 == 0), task_length_problem(t, lo), "use an odd length or a range");
-  PELAB_CHECK(hi <= (1 << 20), task_length_problem(t, hi), "lower --task.max-length");
+  PELAB_CHECK(hi <= (1 << 20), task_length_problem(t, hi), "lower --task.max-length (pelab train: --data.task-max-length)");
   const int64_t need = task_max_bytes(t, hi);
   PELAB_CHECK(need <= row_bytes,
               name << " examples of length " << hi << " take up to " << need << " bytes; a training row holds "
                    << row_bytes << " (--train.length + 1)",
-              "raise --train.length to " << need - 1 << " or lower --task.max-length");
+              "raise --train.length to " << need - 1 << " or lower --task.max-length (pelab train: --data.task-max-length)");
 }
 
 Example make_task_row(TaskKind t, int64_t row_bytes, Rng& rng, int64_t lo, int64_t hi) {
@@ -333,6 +333,15 @@ Corpus task_corpus(TaskKind t, int64_t lo, int64_t hi, int64_t docs, int64_t doc
     c.docs.push_back(std::move(doc));
   }
   return c;
+}
+
+Dataset make_task_dataset(TaskKind t, int64_t lo, int64_t hi, int64_t docs, int64_t doc_bytes, const SplitOptions& split) {
+  Dataset ds = make_dataset(task_corpus(t, lo, hi, docs, doc_bytes, split.seed), split);
+  ds.dedup_rule = "none: the examples are drawn independently, and training draws fresh ones";
+  ds.task = task_info(t).name;
+  ds.task_min_length = lo;
+  ds.task_max_length = hi;
+  return ds;
 }
 
 }  // namespace pelab::data

@@ -22,6 +22,7 @@
 
 #include "core/rng.h"
 #include "datasets/corpus.h"
+#include "datasets/dataset.h"
 #include "datasets/synthetic.h"
 
 namespace pelab::data {
@@ -119,5 +120,11 @@ Example make_task_row(TaskKind t, int64_t row_bytes, Rng& rng, int64_t lo, int64
 // Rng::stream(seed, 4). The splits record the task for `data info` and
 // inspection; training draws fresh examples (BatcherOptions::has_task).
 Corpus task_corpus(TaskKind t, int64_t lo, int64_t hi, int64_t docs, int64_t doc_bytes, uint64_t seed);
+
+// task_corpus split by document with `split`, the task and its range recorded:
+// what `pelab data prepare --task` writes and `pelab train --data.task` builds
+// in memory (the same dataset, checksum included, for the same arguments).
+inline constexpr int64_t kTaskDocs = 40;  // documents of a task dataset unless --task.docs says
+Dataset make_task_dataset(TaskKind t, int64_t lo, int64_t hi, int64_t docs, int64_t doc_bytes, const SplitOptions& split);
 
 }  // namespace pelab::data

@@ -191,7 +191,7 @@ int run_training(const RunFolder& folder, const TrainJob& job, const data::Datas
              std::to_string(r.model.n_layers) + " heads " + std::to_string(r.model.n_heads) + " parameters " +
              std::to_string(n) + "; T " + std::to_string(T) + " batch " + std::to_string(B) + " steps " +
              std::to_string(t.steps) + " threads " + std::to_string(r.threads));
-    log_line("data " + r.dataset_dir + " (" + r.dataset_corpus + ", " + r.dataset_checksum + ")");
+    log_line("data " + (r.dataset_dir.empty() ? std::string("in memory") : r.dataset_dir) + " (" + r.dataset_corpus + ", " + r.dataset_checksum + ")");
     if (start.init_params)
       log_line("parameters from " + r.init_from + " (its checkpoint at step " + std::to_string(r.init_from_step) +
                "); AdamW moments, step, learning-rate schedule and data order start fresh");

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "cli_runner.h"
 #include "core/hdf5_file.h"
@@ -98,6 +99,60 @@ TEST_F(TaskCliTest, TrainedModelIsScoredByLengthWithIntervals) {
   const RunResult t = pelab("eval --quiet --run rope --task reverse-string --lengths 4 --trials 20");
   ASSERT_EQ(t.rc, 0) << t.err;
   EXPECT_NE(t.out.find("95% CI"), std::string::npos) << t.out;
+}
+
+// --data.task trains on the task's dataset built in memory: the same dataset
+// (checksum) that pelab data prepare --task writes, resumable, no folder read.
+TEST_F(TaskCliTest, DataTaskTrainsOnTheDatasetPrepareWouldWrite) {
+  ASSERT_EQ(pelab("data prepare --task reverse-string --task.max-length 8 --out d8").rc, 0);
+  const RunResult train = pelab("train --pe rope --model.d-model 16 --model.n-layers 1 --model.n-heads 2 "
+                                "--train.length 32 --train.batch 4 --train.steps 2 --train.checkpoint-every 1 "
+                                "--train.threads 1 --quiet --data.dir no-such-folder --data.task reverse-string "
+                                "--data.task-max-length 8 --out mem");
+  ASSERT_EQ(train.rc, 0) << train.err;
+  h5::File f = h5::File::open_read((dir_ / "mem/run.h5").string());
+  EXPECT_EQ(f.attr_string("dataset_checksum"), data::load_dataset((dir_ / "d8").string()).checksum());
+  EXPECT_EQ(f.attr_string("dataset_corpus"), "task:reverse-string");
+  const RunResult resumed = pelab("train --resume mem --train.steps 4 --quiet");
+  ASSERT_EQ(resumed.rc, 0) << resumed.err;
+  // --task trained is the run's task; its label names it.
+  const RunResult ev = pelab("eval --quiet --run mem --task trained --lengths 3 --trials 2");
+  ASSERT_EQ(ev.rc, 0) << ev.err;
+  h5::File g = h5::File::open_read((dir_ / "mem/run.h5").string());
+  EXPECT_EQ(g.open_group("eval").open_group("task-reverse-string").attr_string("task"), "reverse-string");
+  // A task run has no corpus to score.
+  expect_clean_failure(pelab("eval --run mem --lengths 32"), "no data to score");
+  expect_clean_failure(pelab("train --data.task reverse-string --data.task-min-length 9 --data.task-max-length 8 "
+                             "--train.length 32 --train.steps 1 --quiet --out bad"),
+                       "empty");
+  expect_clean_failure(pelab("train --data.dir data --data.task-max-length 8 --train.steps 1 --quiet --out bad"),
+                       "without --data.task");
+  expect_clean_failure(pelab("train --data.task nope --train.steps 1 --quiet --out bad"), "unknown task");
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
+}
+
+// `data.task` as a sweep axis: every point trains on its own task and one stage
+// with `task = trained` scores each on it.
+TEST_F(TaskCliTest, TaskIsASweepAxis) {
+  std::ofstream(dir_ / "tbase.ini") << "[data]\ndir = no-such-corpus\n";  // not read: --data.task wins
+  std::ofstream(dir_ / "tasks.ini") << "[sweep]\nname = tasks\nconfig = tbase.ini\nout = out/tasks\n"
+                                       "[axes]\ndata.task = parity, reverse-string\npe = none, rope\n"
+                                       "[set]\nmodel.d-model = 16\nmodel.n-layers = 1\nmodel.n-heads = 2\n"
+                                       "train.length = 32\ntrain.batch = 4\ntrain.steps = 4\ntrain.eval-every = 2\n"
+                                       "train.eval-batches = 1\ntrain.threads = 1\ndata.task-max-length = 8\n"
+                                       "[eval.longer]\ntask = trained\nlengths = 4, 12\ntrials = 3\n";
+  const RunResult r = pelab("sweep --config tasks.ini --jobs 2");
+  ASSERT_EQ(r.rc, 0) << r.err << r.out;
+  for (const char* task : {"parity", "reverse-string"})
+    for (const char* pe : {"none", "rope"}) {
+      const std::string point = std::string("data.task-") + task + "_pe-" + pe;
+      h5::File f = h5::File::open_read((dir_ / "out/tasks" / point / "run.h5").string());
+      EXPECT_EQ(f.attr_string("dataset_corpus"), std::string("task:") + task) << point;
+      h5::Group g = f.open_group("eval").open_group("longer");
+      EXPECT_EQ(g.attr_string("task"), task) << point;
+      EXPECT_EQ(g.read<int64_t>("probe_lengths"), (std::vector<int64_t>{4, 12}));
+    }
+  EXPECT_NE(r.out.find("probe longer"), std::string::npos) << r.out;
 }
 
 TEST_F(TaskCliTest, BadInputGetsOneClearLine) {
