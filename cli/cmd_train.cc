@@ -37,6 +37,10 @@ void train_command_options(po::options_description_easy_init& o) {
     "memory as pelab data prepare --task writes it, rows of fresh examples, answers only scored")
    ("data.task-min-length", po::value<std::string>()->default_value("0"), "--data.task: shortest L trained on (0: the task's, e.g. 1)")
    ("data.task-max-length", po::value<std::string>()->default_value("0"), "--data.task: longest L trained on (0: the task's, e.g. 20)")
+   ("train.random-positions", po::value<std::string>()->default_value("0"),
+    "randomized positions (arXiv 2305.16843): each training row's positions are a sorted random subset of [0, M) "
+    "instead of 0..T-1 (M >= --train.length; 0: off); validation and pelab eval use 0..L-1. RoPE, xPos, sinusoidal, "
+    "learned and none; the score biases are refused")
    ("quiet", po::bool_switch(), "no progress line on stderr")
    ("print-config", po::bool_switch(),
     "print the configuration a fresh run would save as config.ini and exit without training (a sweep compares it "
@@ -184,6 +188,12 @@ TrainJob make_job(const Context& ctx, const data::Dataset& ds, const std::string
     job.batcher.task_max = ds.task_max_length;
     data::check_task_options(job.batcher);  // before a run folder exists
   }
+  const long long M = ctx.integer("train.random-positions");
+  PELAB_CHECK(M == 0 || (M >= r.train.length && M <= (1LL << 30)),
+              "--train.random-positions " << M << " must be 0 (off) or in [--train.length = " << r.train.length << ", 2^30]",
+              "set it to the longest length you will evaluate (arXiv 2305.16843 draws from the test lengths' range)");
+  job.batcher.random_positions = M;
+  if (M > 0) check_given_positions(r.model, static_cast<double>(M - 1));  // before a run folder exists
   job.quiet = ctx.flag("quiet");
   check_memory(Model::memory_bytes(r.model, r.train.batch, r.train.length, /*training=*/true),
                "training this model (" + std::to_string(r.parameters) + " parameters, " +

@@ -43,6 +43,14 @@ void check_task_options(const BatcherOptions& opt) {
   check_task_range(opt.task, opt.task_min, opt.task_max, opt.length + 1);
 }
 
+void draw_sorted_positions(int64_t M, int64_t T, Rng& rng, double* out) {
+  PELAB_CHECK(T >= 0 && M >= T, "cannot draw " << T << " distinct positions from [0, " << M << ")",
+              "give --train.random-positions >= --train.length");
+  int64_t chosen = 0;
+  for (int64_t i = 0; i < M && chosen < T; ++i)
+    if (static_cast<int64_t>(rng.below(static_cast<uint64_t>(M - i))) < T - chosen) out[chosen++] = static_cast<double>(i);
+}
+
 void Batcher::restore(const BatcherState& s) {
   rng_.set_state(s.rng);
   rows_ = s.rows;
@@ -60,6 +68,16 @@ void Batcher::next(int64_t B, Batch& out) {
   out.synthetic.assign(static_cast<size_t>(B), 0);
   const bool mix = opt_.synthetic != SyntheticTask::NONE && opt_.synthetic_rate > 0;
   const uint64_t starts = static_cast<uint64_t>(train_->num_tokens() - T);  // valid starts: [0, N - T - 1]
+  if (opt_.random_positions > 0) {
+    out.positions.resize(static_cast<size_t>(B * T));
+    const uint64_t base = Rng::stream(opt_.seed, 6).next_u64();
+    for (int64_t b = 0; b < B; ++b) {
+      Rng r = Rng::stream(base, static_cast<uint64_t>(rows_ + b));
+      draw_sorted_positions(opt_.random_positions, T, r, out.positions.data() + b * T);
+    }
+  } else {
+    out.positions.clear();
+  }
   for (int64_t b = 0; b < B; ++b) {
     int32_t* in = out.inputs.data() + b * T;
     int32_t* tg = out.targets.data() + b * T;

@@ -42,7 +42,16 @@ struct BatcherOptions {
   bool has_task = false;
   TaskKind task = TaskKind::PARITY;
   int64_t task_min = 0, task_max = 0;
+  // Randomized positions (arXiv 2305.16843; 0: off): the positions of row r
+  // are a sorted random subset of T of [0, random_positions), drawn from a
+  // stream of (seed, r) alone, so the rows' tokens are those of a run
+  // without it and a resumed run draws the same positions.
+  int64_t random_positions = 0;
 };
+
+// T sorted distinct positions uniform over the T-subsets of [0, M) (Knuth's
+// selection sampling, Algorithm S), into out[0..T).
+void draw_sorted_positions(int64_t M, int64_t T, Rng& rng, double* out);
 
 // Row-major (B, T) arrays.
 struct Batch {
@@ -51,6 +60,7 @@ struct Batch {
   std::vector<int32_t> targets;   // (B, T) targets[b, t] = the token after inputs[b, t]
   std::vector<uint8_t> answer;    // (B, T) 1 where targets[b, t] is an answer token of a synthetic row
   std::vector<uint8_t> synthetic;  // (B) 1 where row b is a synthetic example
+  std::vector<double> positions;   // (B, T) with random_positions; empty: 0..T-1 in every row
 };
 
 // Everything needed to resume a Batcher exactly (together with its options).

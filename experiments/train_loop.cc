@@ -34,6 +34,7 @@ bool all_finite(const T* p, int64_t n) {
 }
 
 double validation_loss(Model& model, const ValSet& s, int64_t batch) {
+  model.set_positions({});  // validation reads positions 0..T-1, as evaluation does
   double sum = 0;
   for (int64_t r = 0; r < s.rows; r += batch) {
     const int64_t b = std::min(batch, s.rows - r);
@@ -217,6 +218,7 @@ int run_training(const RunFolder& folder, const TrainJob& job, const data::Datas
     batcher.next(B, batch);
     const auto t0 = Clock::now();
     const double lr = t.schedule(step);
+    model.set_positions(batch.positions);  // empty unless --train.random-positions
     const float loss = model.forward(batch.inputs.data(), batch.targets.data(), static_cast<int>(B), static_cast<int>(T));
     if (!std::isfinite(loss)) {
       logs.step.push_back(step + 1), logs.loss.push_back(loss), logs.lr.push_back(lr);

@@ -125,11 +125,42 @@ void Transformer<Real>::prepare(int B, int T, bool keep) {
   acts_.lse = lse_buf_.data();
 }
 
+void check_given_positions(const ModelConfig& cfg, double max_position) {
+  PELAB_CHECK(cfg.pe.family() != PeFamily::SCORE_BIAS,
+              "randomized positions with --pe " << to_string(cfg.pe.kind)
+                                                << ": its bias is computed in the attention kernel from index distance, "
+                                                   "which does not take per-token positions yet",
+              "use --pe rope, xpos, sinusoidal, learned or none with --train.random-positions");
+  PELAB_CHECK(cfg.pe.kind != PeKind::LEARNED || max_position < cfg.max_len,
+              "position " << max_position << " is past the learned position table (--model.max-len " << cfg.max_len << ")",
+              "give --train.random-positions at most --model.max-len with --pe learned");
+}
+
+template <typename Real>
+void Transformer<Real>::set_positions(std::vector<double> positions) {
+  if (!positions.empty()) {
+    double top = 0;
+    for (double p : positions) {
+      PELAB_CHECK(p >= 0 && p == std::floor(p), "position " << p << " is not an integer >= 0", "this is a bug in pelab");
+      top = std::max(top, p);
+    }
+    check_given_positions(cfg_, top);
+  }
+  given_positions_ = std::move(positions);
+}
+
 template <typename Real>
 void Transformer<Real>::prepare_positions(int B, int T) {
   const int64_t N = static_cast<int64_t>(B) * T;
-  positions_.resize(N);
-  for (int64_t n = 0; n < N; ++n) positions_[n] = static_cast<double>(n % T);
+  PELAB_CHECK(given_positions_.empty() || static_cast<int64_t>(given_positions_.size()) == N,
+              "set_positions gave " << given_positions_.size() << " positions for a forward of " << N << " tokens",
+              "this is a bug in pelab");
+  if (!given_positions_.empty()) {
+    positions_ = given_positions_;
+  } else {
+    positions_.resize(N);
+    for (int64_t n = 0; n < N; ++n) positions_[n] = static_cast<double>(n % T);
+  }
   if (cfg_.pe.family() == PeFamily::QK_TRANSFORM) {
     RopeParams r = cfg_.pe.rope;
     r.dim = cfg_.rope_dim();

@@ -107,6 +107,16 @@ class Transformer {
   // forward with targets; overwrites probabilities() with dlogits.
   void backward(Real loss_scale = 1);
 
+  // Positions of the next forwards' tokens, (B, T) row-major, instead of
+  // 0..T-1 in every row: randomized positions (arXiv 2305.16843), which
+  // training draws per row (data::BatcherOptions::random_positions). Empty
+  // restores 0..T-1. The encodings that read per-token positions take them
+  // (RoPE, xPos, sinusoidal, learned; NoPE reads none); the score biases
+  // (ALiBi, T5, KERPLE) are computed in the attention kernel from index
+  // distance i - j, so they are refused (pelab::Error) rather than silently
+  // given index distances. A forward whose B·T differs is an error.
+  void set_positions(std::vector<double> positions);
+
   // Evaluation forward: the same numbers as forward(), keeping one layer's
   // activations (memory O(B·T·(C + F + V)), not O(L·...)). Writes the
   // per-token NLL (B, T) to nll if given (0 at ignored targets). Returns the
@@ -181,7 +191,8 @@ class Transformer {
   BackwardBuffers bwd_;
 
   // Positional-encoding tables of the last forward.
-  std::vector<double> positions_;  // (N): n mod T
+  std::vector<double> positions_;  // (N): n mod T, or given_positions_
+  std::vector<double> given_positions_;  // set_positions(); empty: n mod T
   std::vector<double> inv_freq_;   // (rot_dim/2) RoPE / xPos
   std::vector<double> xpos_zeta_;  // (rot_dim/2) xPos
   std::vector<float> alibi_slopes_;
@@ -191,6 +202,10 @@ class Transformer {
 };
 
 using Model = Transformer<float>;
+
+// Whether a model of `cfg` can read per-token positions up to max_position
+// (Transformer::set_positions): a pelab::Error naming the encoding otherwise.
+void check_given_positions(const ModelConfig& cfg, double max_position);
 
 extern template class Transformer<float>;
 extern template class Transformer<double>;

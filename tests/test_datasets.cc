@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/hdf5_file.h"
+#include "core/rng.h"
 #include "datasets/batcher.h"
 #include "datasets/corpus.h"
 #include "datasets/dataset.h"
@@ -495,6 +496,50 @@ TEST(Batcher, ResumesExactlyFromSavedState) {
     EXPECT_EQ(straight.state().rows, 30);
   }
   EXPECT_NE(error_of([] { BatcherState::from_ints({1, 2}); }), "");
+}
+
+// Randomized positions (arXiv 2305.16843): sorted distinct positions of
+// [0, M), every T-subset equally likely; the rows' tokens are those of a run
+// without them, and a resumed batcher draws the same positions.
+TEST(Batcher, RandomPositionsAreSortedSubsetsAndLeaveTheRowsAlone) {
+  // Selection sampling: each position is in the subset with probability T/M.
+  // 20000 draws of 8 of [0, 32): each count ~ Binomial(20000, 1/4), sd 61; 5 sd.
+  Rng rng(9);
+  std::vector<int> count(32, 0);
+  std::vector<double> pos(8);
+  for (int d = 0; d < 20000; ++d) {
+    draw_sorted_positions(32, 8, rng, pos.data());
+    for (int i = 0; i < 8; ++i) {
+      ASSERT_TRUE(pos[i] >= 0 && pos[i] < 32);
+      if (i > 0) ASSERT_LT(pos[i - 1], pos[i]) << "sorted and distinct";
+      ++count[static_cast<int>(pos[i])];
+    }
+  }
+  for (int c : count) EXPECT_NEAR(c, 5000, 5 * 61.3);
+  draw_sorted_positions(8, 8, rng, pos.data());  // M = T: every position
+  EXPECT_EQ(pos, (std::vector<double>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_NE(error_of([&] { draw_sorted_positions(7, 8, rng, pos.data()); }).find("cannot draw 8 distinct"), std::string::npos);
+
+  const Split s = counting_split(50000);
+  BatcherOptions off{.length = 16, .seed = 5}, on = off;
+  on.random_positions = 64;
+  Batcher a(s, off), b(s, on);
+  std::vector<Batch> want;
+  for (int i = 0; i < 3; ++i) {
+    const Batch x = a.next(4), y = b.next(4);
+    EXPECT_TRUE(x.positions.empty());
+    EXPECT_EQ(x.inputs, y.inputs) << "the positions do not consume the rows' stream";
+    ASSERT_EQ(y.positions.size(), 64u);
+    EXPECT_NE(std::vector<double>(y.positions.begin(), y.positions.begin() + 16),
+              std::vector<double>(y.positions.begin() + 16, y.positions.begin() + 32))
+        << "each row draws its own";
+    want.push_back(y);
+  }
+  Batcher resumed(s, on);
+  Batcher skip(s, on);
+  skip.next(4);
+  resumed.restore(skip.state());
+  EXPECT_EQ(resumed.next(4).positions, want[1].positions);
 }
 
 TEST(Batcher, SyntheticMixAtTheGivenRate) {

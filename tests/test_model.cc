@@ -314,6 +314,72 @@ TEST(Model, EvaluateMatchesForwardAndGivesPerTokenNll) {
   EXPECT_THROW(m.backward(), Error);  // nor without targets
 }
 
+// Given positions (randomized positions, arXiv 2305.16843) reach every
+// encoding that reads per-token positions: 0..T-1 given is the default
+// exactly; a shift of every position by c leaves RoPE's and xPos's loss
+// unchanged (they depend on p_i - p_j only) and changes sinusoidal's; learned PE's gradient
+// lands on the given rows of its table; the score biases are refused.
+TEST(Model, GivenPositionsReachTheEncodings) {
+  OneThread one;
+  const Batch b = random_batch(2, 6, 16, 21);
+  std::vector<double> identity(12), shifted(12);
+  for (int n = 0; n < 12; ++n) identity[n] = n % 6, shifted[n] = n % 6 + 37;
+  for (PeKind pe : {PeKind::ROPE, PeKind::XPOS, PeKind::SINUSOIDAL, PeKind::NONE}) {
+    ModelConfig cfg = tiny_config(pe);
+    Transformer<double> m(cfg);
+    randomize(m, 4);
+    const double base = m.forward(b.tokens.data(), b.targets.data(), b.B, b.T);
+    m.set_positions(identity);
+    EXPECT_EQ(m.forward(b.tokens.data(), b.targets.data(), b.B, b.T), base) << to_string(pe);
+    m.set_positions(shifted);
+    const double moved = m.forward(b.tokens.data(), b.targets.data(), b.B, b.T);
+    // fp64: the rotation angles at positions ~40 carry ~1e-14 relative error.
+    if (pe != PeKind::SINUSOIDAL)  // xPos scales q by zeta^(n/s) and k by zeta^(-m/s): relative too
+      EXPECT_NEAR(moved, base, kAtol + kRtol * std::fabs(base)) << to_string(pe);
+    else
+      EXPECT_GT(std::fabs(moved - base), 1e-6) << to_string(pe) << " reads absolute positions";
+    std::vector<double> spread(12);  // distances doubled: every encoding but NoPE sees it
+    for (int n = 0; n < 12; ++n) spread[n] = 2 * (n % 6);
+    m.set_positions(spread);
+    const double wider = m.forward(b.tokens.data(), b.targets.data(), b.B, b.T);
+    if (pe == PeKind::NONE)
+      EXPECT_EQ(wider, base);
+    else
+      EXPECT_GT(std::fabs(wider - base), 1e-6) << to_string(pe) << " ignored the positions";
+    m.set_positions({});
+    EXPECT_EQ(m.forward(b.tokens.data(), b.targets.data(), b.B, b.T), base);
+    m.set_positions(std::vector<double>(5, 0.0));
+    EXPECT_THROW(m.forward(b.tokens.data(), b.targets.data(), b.B, b.T), Error) << "B*T positions";
+  }
+  {
+    ModelConfig cfg = tiny_config(PeKind::LEARNED);
+    cfg.max_len = 16;
+    Transformer<double> m(cfg);
+    randomize(m, 4);
+    std::vector<double> pos(12);
+    for (int n = 0; n < 12; ++n) pos[n] = 2 * (n % 6) + 3;  // rows 3, 5, ..., 13
+    m.set_positions(pos);
+    m.forward(b.tokens.data(), b.targets.data(), b.B, b.T);
+    m.zero_grad();
+    m.backward();
+    const ParamTensor& t = m.layout().tensor("wpe");
+    for (int row = 0; row < 16; ++row) {
+      double g = 0;
+      for (int c = 0; c < cfg.d_model; ++c) g += std::fabs(m.grads()[t.offset + row * cfg.d_model + c]);
+      if (row >= 3 && row <= 13 && row % 2 == 1)
+        EXPECT_GT(g, 0) << "row " << row;
+      else
+        EXPECT_EQ(g, 0) << "row " << row;
+    }
+    EXPECT_THROW(m.set_positions(std::vector<double>(12, 16.0)), Error) << "past the table";
+  }
+  for (PeKind pe : {PeKind::ALIBI, PeKind::T5, PeKind::KERPLE}) {
+    Transformer<double> m(tiny_config(pe));
+    EXPECT_THROW(m.set_positions(identity), Error) << to_string(pe);
+    m.set_positions({});  // clearing is always allowed
+  }
+}
+
 TEST(Model, DeterministicAndGradientsAccumulate) {
   ModelConfig cfg;
   cfg.d_model = 32;

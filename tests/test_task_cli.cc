@@ -155,6 +155,39 @@ TEST_F(TaskCliTest, TaskIsASweepAxis) {
   EXPECT_NE(r.out.find("probe longer"), std::string::npos) << r.out;
 }
 
+// --train.random-positions: a run resumed mid-way draws the positions the
+// straight run drew (same final parameters), and what cannot take them is
+// refused before a run folder exists.
+TEST_F(TaskCliTest, RandomPositionsResumeExactlyAndRefuseTheBiases) {
+  const std::string base = "train --pe rope --model.d-model 16 --model.n-layers 1 --model.n-heads 2 --train.length 32 "
+                           "--train.batch 4 --train.steps 6 --train.checkpoint-every 2 --train.eval-every 3 "
+                           "--train.threads 1 --quiet --data.task reverse-string --data.task-max-length 8 "
+                           "--train.random-positions 128";
+  ASSERT_EQ(pelab(base + " --out rp-straight").rc, 0);
+  ASSERT_EQ(pelab(base + " --train.stop-at 2 --out rp-resumed").rc, 0);
+  const RunResult resumed = pelab("train --resume rp-resumed --quiet");
+  ASSERT_EQ(resumed.rc, 0) << resumed.err;
+  const auto final_loss = [](const fs::path& run) {
+    h5::File f = h5::File::open_read((run / "run.h5").string());
+    return f.open_group("train").read<double>("loss");
+  };
+  EXPECT_EQ(final_loss(dir_ / "rp-resumed"), final_loss(dir_ / "rp-straight"));
+  ASSERT_EQ(pelab("train --pe rope --model.d-model 16 --model.n-layers 1 --model.n-heads 2 --train.length 32 "
+                  "--train.batch 4 --train.steps 6 --train.threads 1 --quiet --data.task reverse-string "
+                  "--data.task-max-length 8 --train.eval-every 3 --out rp-off").rc, 0);
+  EXPECT_NE(final_loss(dir_ / "rp-off"), final_loss(dir_ / "rp-straight")) << "the positions changed nothing";
+  expect_clean_failure(pelab("train --pe alibi --data.task reverse-string --data.task-max-length 8 --train.length 32 "
+                             "--train.random-positions 128 --train.steps 1 --quiet --out bad"),
+                       "index distance");
+  expect_clean_failure(pelab("train --data.task reverse-string --data.task-max-length 8 --train.length 32 "
+                             "--train.random-positions 16 --train.steps 1 --quiet --out bad"),
+                       "--train.random-positions 16");
+  expect_clean_failure(pelab("train --pe learned --model.max-len 64 --data.task reverse-string --data.task-max-length 8 "
+                             "--train.length 32 --train.random-positions 128 --train.steps 1 --quiet --out bad"),
+                       "learned position table");
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
+}
+
 TEST_F(TaskCliTest, BadInputGetsOneClearLine) {
   expect_clean_failure(pelab("eval --task nope --lengths 5 --examples 1"), "unknown task");
   expect_clean_failure(pelab("eval --task binary-addition --lengths 2 --examples 1"), "L >= 3");
