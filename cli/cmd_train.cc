@@ -191,7 +191,7 @@ TrainJob make_job(const Context& ctx, const data::Dataset& ds, const std::string
   const long long M = ctx.integer("train.random-positions");
   PELAB_CHECK(M == 0 || (M >= r.train.length && M <= (1LL << 30)),
               "--train.random-positions " << M << " must be 0 (off) or in [--train.length = " << r.train.length << ", 2^30]",
-              "set it to the longest length you will evaluate (arXiv 2305.16843 draws from the test lengths' range)");
+              "M must cover the longest length you will evaluate, e.g. --train.random-positions " << 8 * r.train.length);
   job.batcher.random_positions = M;
   if (M > 0) check_given_positions(r.model, static_cast<double>(M - 1));  // before a run folder exists
   job.quiet = ctx.flag("quiet");
