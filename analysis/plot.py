@@ -7,6 +7,7 @@
     plot.py analyze RUN/run.h5 [--label NAME] --out FILE.png
     plot.py indices RUN/run.h5 ... [--label NAME] --out FILE.png
     plot.py probe RUN/run.h5 ... [--label NAME] --out FILE.png
+    plot.py tasks RUN/run.h5 ... [--label NAME] --out FILE.png
     plot.py report DIR ... --out DIR    (what `pelab report` runs)
 
 `pelab decay --plot PNG` runs this script; it can also be run by hand on any
@@ -29,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pelab_plots.common import PlotError, import_libraries  # noqa: E402
 from pelab_plots.attention import plot_analyze, plot_indices  # noqa: E402
 from pelab_plots.decay import plot_decay  # noqa: E402
-from pelab_plots.evaluation import plot_eval, plot_probe  # noqa: E402
+from pelab_plots.evaluation import plot_eval, plot_probe, plot_tasks  # noqa: E402
 from pelab_plots.report import report  # noqa: E402
 from pelab_plots.training import plot_train  # noqa: E402
 
@@ -83,6 +84,13 @@ def build_parser():
     q.add_argument("--label", action="append", help="probe label(s) to draw (default: every probe)")
     q.add_argument("--out", required=True, metavar="FILE.png", help="picture to write (PNG; .svg/.pdf also work)")
     q.set_defaults(run=lambda a: plot_probe(a.h5, a.label, a.out))
+    k = sub.add_parser("tasks", help="task-suite accuracy against length, one line per arm, from 'pelab eval --task'",
+                       description="Draw exact match against length per task of the suite, one line per arm (runs "
+                                   "that differ only in train.seed pooled: mean and lowest-highest band).")
+    k.add_argument("h5", nargs="+", metavar="RUN/run.h5", help="run files holding task evaluations")
+    k.add_argument("--label", action="append", help="evaluation label(s) to merge (default: every task evaluation)")
+    k.add_argument("--out", required=True, metavar="FILE.png", help="picture to write (PNG; .svg/.pdf also work)")
+    k.set_defaults(run=lambda a: plot_tasks(a.h5, a.label, a.out))
     r = sub.add_parser("report", help="markdown report with PNG + SVG plots of run, sweep and reproduce folders",
                        description="Write DIR/report.md and its figures (what 'pelab report' runs).")
     r.add_argument("folders", nargs="+", metavar="FOLDER", help="run, sweep or reproduce folders")

@@ -47,7 +47,7 @@ void eval_options(po::options_description_easy_init& o) {
                                        "encoding's label when --pe.* changes it); an existing label is replaced")
    ("threads", s("0"), "OpenMP threads (0: all)")
    ("json", po::bool_switch(), "print one JSON object per protocol and length instead of a table")
-   ("plot", po::value<std::string>(), "also draw perplexity vs length and loss by position into this PNG (with --probe: the "
+   ("plot", po::value<std::string>(), "also draw perplexity vs length and loss by position into this PNG (with --task: accuracy against length; with --probe: the "
                                       "accuracy heat map, length x depth)")
    ("probe", po::value<std::string>(), "instead of perplexity: retrieval accuracy on synthetic examples, passkey | copy | mqar "
                                        "(teacher-forced greedy: exact = every answer byte is the argmax; byte = the share of "
@@ -226,7 +226,7 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
             .num("byte_hi", ci.byte_hi);
         std::printf("%s\n", j.text().c_str());
       }
-    if (ctx.has("plot")) run_plot("probe", run.folder.file(kRunFile), ctx.str("plot"), {"--label", label});
+    if (ctx.has("plot")) run_plot(suite ? "tasks" : "probe", run.folder.file(kRunFile), ctx.str("plot"), {"--label", label});
     return 0;
   }
   if (suite) {
@@ -240,6 +240,7 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
                   r.accuracy[i], ci.exact_lo, ci.exact_hi, r.byte_accuracy[i], ci.byte_lo, ci.byte_hi);
     }
     std::printf("wrote /eval/%s in %s\n", label.c_str(), run.folder.file(kRunFile).c_str());
+    if (ctx.has("plot")) run_plot("tasks", run.folder.file(kRunFile), ctx.str("plot"), {"--label", label});
     return 0;
   }
   std::printf("%s: %s probe, %lld trials per cell, %s (trained at T = %lld); exact match / per-byte accuracy%s\n%8s",

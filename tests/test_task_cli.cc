@@ -95,10 +95,16 @@ TEST_F(TaskCliTest, TrainedModelIsScoredByLengthWithIntervals) {
   ASSERT_EQ(bytes.size(), 300u);
   EXPECT_EQ(bytes[0], 3) << "two answer bits and the newline";
   EXPECT_EQ(bytes[250], 25);
-  // The table, too.
-  const RunResult t = pelab("eval --quiet --run rope --task reverse-string --lengths 4 --trials 20");
+  // The table, too, and the picture of accuracy against length.
+  const bool can_plot = std::system("/usr/bin/python3 -c 'import matplotlib, h5py' 2> /dev/null") == 0;
+  const RunResult t = pelab("eval --quiet --run rope --task reverse-string --lengths 4 --trials 20" +
+                            std::string(can_plot ? " --label t4 --plot t4.png" : ""));
   ASSERT_EQ(t.rc, 0) << t.err;
   EXPECT_NE(t.out.find("95% CI"), std::string::npos) << t.out;
+  if (can_plot) {
+    EXPECT_GT(fs::file_size(dir_ / "t4.png"), 1000u);
+    EXPECT_NE(t.out.find(" L4="), std::string::npos) << t.out;  // the plotted values, printed
+  }
 }
 
 // --data.task trains on the task's dataset built in memory: the same dataset

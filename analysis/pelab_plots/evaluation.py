@@ -205,3 +205,68 @@ def plot_probe(paths, labels, out):
         print("%-28s %-8s" % (name, task) + "".join(" %11s" % ("-" if np.isnan(d) else f"depth {d:g}") for d in depths))
         for L, row in zip(lengths, acc):
             print("%-28s %-8d" % ("", int(L)) + "".join(" %11.2f" % a for a in row))
+
+
+def _trained_max_length(run_dir):
+    """--data.task-max-length of a run from its config.ini (0 when absent or the task's default)."""
+    try:
+        with open(os.path.join(run_dir, "config.ini")) as f:
+            text = f.read()
+    except OSError:
+        return 0
+    section, value = "", 0
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif "=" in line:
+            k, v = (s.strip() for s in line.split("=", 1))
+            if (section, k) in (("data", "task-max-length"), ("", "data.task-max-length")):
+                value = int(v) if v.isdigit() else 0
+    return value
+
+
+def plot_tasks(paths, labels, out):
+    """Task-suite accuracy against length: one panel per task, one line per arm (the run name less its
+    data.task and train.seed parts, so a sweep's seeds pool), the mean exact match over seeds with a band from
+    the lowest to the highest seed, every label of a run merged by length; dashed: the longest trained L."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    probes = [p for p in read_probes(paths, labels) if p[1].startswith("task:")]
+    if not probes:
+        raise PlotError("no task evaluations to plot; run 'pelab eval --run RUN --task NAME' first")
+    by_task = {}  # task -> arm -> run -> {L: exact}
+    trained = {}
+    for path, name in zip(paths, [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in paths]):
+        trained[name] = _trained_max_length(os.path.dirname(os.path.abspath(path)))
+    for name, task, lengths, _depths, acc, _T, _trials in probes:
+        run = name.split(" ")[0]
+        arm = re.sub(r"_?train\.seed-[0-9]+", "", re.sub(r"data\.task-[a-z-]+?(_|$)", "", run)) or "run"
+        cells = by_task.setdefault(task[5:], {}).setdefault(arm, {}).setdefault(run, {})
+        for L, a in zip(lengths, acc[:, 0]):
+            cells[int(L)] = float(a)
+    tasks = sorted(by_task)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(0.8 + 4.2 * len(tasks), 3.6), squeeze=False, constrained_layout=True)
+    for ax, task in zip(axes.flat, tasks):
+        top = 0
+        for arm, runs in sorted(by_task[task].items()):
+            Ls = sorted(set.intersection(*(set(c) for c in runs.values())))
+            ys = np.array([[runs[r][L] for L in Ls] for r in runs])
+            line, = ax.plot(Ls, ys.mean(axis=0), marker="o", ms=3, label=f"{arm} ({len(runs)} seeds)")
+            if len(runs) > 1:
+                ax.fill_between(Ls, ys.min(axis=0), ys.max(axis=0), color=line.get_color(), alpha=0.2, lw=0)
+            top = max(top, max(trained.get(r, 0) for r in runs))
+        if top:
+            ax.axvline(top, color="red", lw=1, ls="--")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("length L (as the task counts it)", fontsize=8)
+        ax.set_ylabel("exact match", fontsize=8)
+        ax.set_title(task, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("task accuracy against length (mean over seeds, band: lowest to highest seed; dashed: longest trained L)",
+                 fontsize=9)
+    save_atomically(fig, out)
+    for task in tasks:
+        for arm, runs in sorted(by_task[task].items()):
+            Ls = sorted(set.intersection(*(set(c) for c in runs.values())))
+            print(f"{task:18s} {arm:28s} " + " ".join(f"L{L}={np.mean([runs[r][L] for r in runs]):.2f}" for L in Ls))
