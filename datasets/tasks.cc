@@ -90,8 +90,101 @@ int64_t evaluate_mod5(const std::string& e) {
   return (sum + term) % 5;
 }
 
+// The index hints of index-hint-addition: one symbol per digit place, a run
+// of consecutive ones from a random start, the same run for both operands and
+// the sum (arXiv 2402.09371 after Zhou et al., arXiv 2310.16028).
+constexpr char kHints[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+constexpr int64_t kHintCount = sizeof(kHints) - 1;  // 52: L <= 51 leaves one for the carry
+constexpr int64_t kLegoVariables = kHintCount;      // LEGO names its variables with the same 52 letters
+
+// k distinct positions of [0, n), ascending, by a partial Fisher-Yates shuffle.
+std::vector<int64_t> distinct_positions(int64_t k, int64_t n, Rng& rng) {
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+  for (int64_t i = 0; i < k; ++i)
+    std::swap(idx[static_cast<size_t>(i)], idx[static_cast<size_t>(rng.uniform_int(i, n - 1))]);
+  idx.resize(static_cast<size_t>(k));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+template <class T>
+void shuffle(std::vector<T>& v, Rng& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+}
+
+// Counting after facebookresearch/RAM projects/cope/scripts/count_data_gen.py:
+// each statement draws set (weight 1), pass (50) or increment (7); a set
+// zeroes a variable of a-c, an increment picks a variable already set and is
+// redrawn when none is or when it would pass 10; the query names a set
+// variable, and an example with none is drawn again. Two bytes a statement.
+void make_counting(int64_t L, Rng& rng, std::string& in, std::string& out) {
+  constexpr int kVars = 3, kMax = 10;
+  for (;;) {
+    in.clear();
+    int value[kVars] = {-1, -1, -1};  // -1: not set
+    for (int64_t s = 0; s < L; ++s) {
+      for (;;) {
+        const uint64_t u = rng.below(58);
+        if (u < 1) {
+          const int v = static_cast<int>(rng.below(kVars));
+          value[v] = 0;
+          in += static_cast<char>('a' + v), in += '0';
+          break;
+        }
+        if (u < 51) {
+          in += "..";
+          break;
+        }
+        int set[kVars], n = 0;
+        for (int v = 0; v < kVars; ++v)
+          if (value[v] >= 0) set[n++] = v;
+        if (n == 0) continue;
+        const int v = set[rng.below(static_cast<uint64_t>(n))];
+        if (value[v] + 1 > kMax) continue;
+        ++value[v];
+        in += static_cast<char>('a' + v), in += '+';
+        break;
+      }
+    }
+    int set[kVars], n = 0;
+    for (int v = 0; v < kVars; ++v)
+      if (value[v] >= 0) set[n++] = v;
+    if (n == 0) continue;
+    const int v = set[rng.below(static_cast<uint64_t>(n))];
+    in += '?', in += static_cast<char>('a' + v);
+    out = std::to_string(value[v]);
+    return;
+  }
+}
+
+int64_t max_length(TaskKind t) {
+  switch (t) {
+    case TaskKind::LEGO: return kLegoVariables;
+    case TaskKind::INDEX_HINT_ADDITION: return kHintCount - 1;
+    case TaskKind::PARITY:
+    case TaskKind::MODULAR_ARITHMETIC:
+    case TaskKind::REVERSE_STRING:
+    case TaskKind::DUPLICATE_STRING:
+    case TaskKind::MISSING_DUPLICATE:
+    case TaskKind::BINARY_ADDITION:
+    case TaskKind::BINARY_MULTIPLICATION:
+    case TaskKind::BUCKET_SORT:
+    case TaskKind::COPY:
+    case TaskKind::REVERSE:
+    case TaskKind::ADDITION:
+    case TaskKind::SUMMATION:
+    case TaskKind::SORT:
+    case TaskKind::FLIP_FLOP:
+    case TaskKind::COUNTING:
+    case TaskKind::SELECTIVE_COPY: return int64_t{1} << 20;
+  }
+  return 0;
+}
+
 int64_t min_length(TaskKind t) {
   switch (t) {
+    case TaskKind::COUNTING: return 3;  // the reference draws 3 or more statements
     case TaskKind::MISSING_DUPLICATE:
     case TaskKind::FLIP_FLOP: return 2;
     case TaskKind::BINARY_ADDITION:
@@ -105,7 +198,10 @@ int64_t min_length(TaskKind t) {
     case TaskKind::REVERSE:
     case TaskKind::ADDITION:
     case TaskKind::SUMMATION:
-    case TaskKind::SORT: return 1;
+    case TaskKind::SORT:
+    case TaskKind::SELECTIVE_COPY:
+    case TaskKind::LEGO:
+    case TaskKind::INDEX_HINT_ADDITION: return 1;
   }
   return 1;
 }
@@ -152,7 +248,13 @@ std::string task_length_problem(TaskKind t, int64_t L) {
            std::to_string(L);
   if (odd_only(t) && L % 2 == 0)
     return name + " inputs alternate numbers and operators, so L is odd; got " + std::to_string(L);
-  if (L > (1 << 20)) return name + ": L must be at most 1048576, got " + std::to_string(L);
+  if (L > max_length(t)) {
+    const std::string why = t == TaskKind::LEGO ? " (the variables are the 52 letters a-z, A-Z)"
+                            : t == TaskKind::INDEX_HINT_ADDITION
+                                ? " (the index hints are the 52 letters a-z, A-Z, one left for the carry)"
+                                : "";
+    return name + ": L must be at most " + std::to_string(max_length(t)) + why + ", got " + std::to_string(L);
+  }
   return "";
 }
 
@@ -174,6 +276,10 @@ int64_t task_max_bytes(TaskKind t, int64_t L) {
     case TaskKind::BINARY_MULTIPLICATION: return 2 * L + 1;
     case TaskKind::ADDITION: return (2 * L + 1) + 1 + (L + 1) + 1;
     case TaskKind::FLIP_FLOP: return (2 * L - 1) + 3;
+    case TaskKind::COUNTING: return (2 * L + 2) + 1 + 2 + 1;
+    case TaskKind::SELECTIVE_COPY: return L + 1 + (L + 3) / 4 + 1;
+    case TaskKind::LEGO: return (5 * L - 1) + 1 + 2 * L + 1;
+    case TaskKind::INDEX_HINT_ADDITION: return (4 * L + 1) + 1 + 2 * (L + 1) + 1;
   }
   return 0;
 }
@@ -262,6 +368,46 @@ TaskExample make_task_example(TaskKind t, int64_t L, Rng& rng) {
       out = std::string(1, last);
       break;
     }
+    case TaskKind::COUNTING: make_counting(L, rng, in, out); break;
+    case TaskKind::SELECTIVE_COPY: {
+      in.assign(static_cast<size_t>(L), '.');
+      for (int64_t at : distinct_positions((L + 3) / 4, L, rng)) {
+        in[static_cast<size_t>(at)] = static_cast<char>('a' + rng.below(26));
+        out += in[static_cast<size_t>(at)];
+      }
+      break;
+    }
+    case TaskKind::LEGO: {
+      // A chain x1 = +-1, x_k = +-x_(k-1) over L distinct letters; the clauses
+      // are shown shuffled, the answer resolves them in chain order.
+      std::vector<char> names(kHints, kHints + kHintCount);
+      shuffle(names, rng);
+      std::vector<std::string> clauses;
+      int value = 1;
+      for (int64_t k = 0; k < L; ++k) {
+        const char sign = "+-"[rng.below(2)];
+        const char x = names[static_cast<size_t>(k)];
+        clauses.push_back(std::string{x, ':', sign} + (k == 0 ? '1' : names[static_cast<size_t>(k - 1)]));
+        value = k == 0 ? (sign == '+' ? 1 : -1) : (sign == '+' ? value : -value);
+        out += x, out += value > 0 ? '+' : '-';
+      }
+      shuffle(clauses, rng);
+      for (size_t k = 0; k < clauses.size(); ++k) in += (k ? ";" : "") + clauses[k];
+      break;
+    }
+    case TaskKind::INDEX_HINT_ADDITION: {
+      const int64_t start = rng.uniform_int(0, kHintCount - (L + 1));
+      const std::string a = decimal(L, rng), b = decimal(L, rng), sum = add_decimal(a, b);
+      auto hinted = [&](const std::string& msd_first) {
+        std::string s;
+        for (size_t i = 0; i < msd_first.size(); ++i)
+          s += kHints[start + static_cast<int64_t>(i)], s += msd_first[msd_first.size() - 1 - i];
+        return s;
+      };
+      in = hinted(a) + '+' + hinted(b);
+      out = hinted(sum);
+      break;
+    }
   }
   return ex;
 }
@@ -283,7 +429,7 @@ void check_task_range(TaskKind t, int64_t lo, int64_t hi, int64_t row_bytes) {
               "give --task.min-length <= --task.max-length (pelab train: --data.task-min-length, --data.task-max-length)");
   PELAB_CHECK(lo >= min_length(t), task_length_problem(t, lo), "raise --task.min-length (pelab train: --data.task-min-length) to " << min_length(t));
   PELAB_CHECK(!(odd_only(t) && lo == hi && lo % 2 == 0), task_length_problem(t, lo), "use an odd length or a range");
-  PELAB_CHECK(hi <= (1 << 20), task_length_problem(t, hi), "lower --task.max-length (pelab train: --data.task-max-length)");
+  PELAB_CHECK(hi <= max_length(t), task_length_problem(t, hi), "lower --task.max-length (pelab train: --data.task-max-length)");
   const int64_t need = task_max_bytes(t, hi);
   PELAB_CHECK(need <= row_bytes,
               name << " examples of length " << hi << " take up to " << need << " bytes; a training row holds "

@@ -12,7 +12,8 @@
 // What L counts is stated per task (`length_means`): the input's symbols for
 // the randomized-positions suite (arXiv 2305.16843, whose train range 1-40
 // and test range 41-500 are the defaults), the operands' digits for decimal
-// addition (arXiv 2305.19466), the instructions for Flip-Flop. Training rows
+// addition (arXiv 2305.19466) and index-hint addition, the instructions for
+// Flip-Flop, the statements for counting, the variables for LEGO. Training rows
 // are packed with examples whose L is uniform over the task's train range.
 #pragma once
 
@@ -59,7 +60,19 @@ namespace pelab::data {
   X(FLIP_FLOP, "flip-flop", "arXiv 2306.00946 (Flip-Flop language, FFL(0.8))", 2, 64, "65,128,256,512",                  \
     "instructions: 'w' or 'i' or 'r' and a bit each, the first 'w', the last a bare 'r'; a middle 'r' shows the "        \
     "last written bit; ignore 0.8, write and read 0.1 each",                                                             \
-    "the last written bit")
+    "the last written bit")                                                                                            \
+  X(COUNTING, "counting", "arXiv 2405.18719 (counting, 3 variables)", 3, 64, "65,128,256,512",                         \
+    "statements: 'x0' sets x to 0, 'x+' adds 1 (values stay <= 10), '..' does nothing; then '?' and a set variable",     \
+    "the variable's value, 0-10 in decimal")                                                                             \
+  X(SELECTIVE_COPY, "selective-copy", "arXiv 2405.18719 (selective copy)", 1, 40, "41,60,100,200",                      \
+    "input symbols: ceil(L/4) letters a-z at random places, '.' elsewhere", "the letters in order")                    \
+  X(LEGO, "lego", "arXiv 2305.19466 (LEGO, after arXiv 2206.04301)", 1, 6, "8,12,16,24",                                 \
+    "variables (at most 52): clauses 'x:+1' or 'x:-1' for the first, 'y:+x' or 'y:-x' for the others, shuffled, "     \
+    "joined by ';'",                                                                                                     \
+    "each variable and its sign, in chain order ('a-b+c+')")                                                            \
+  X(INDEX_HINT_ADDITION, "index-hint-addition", "arXiv 2402.09371 (addition, reversed digits, index hints)", 1, 20,     \
+    "25,30,40,51", "digits of each operand (at most 51), least significant first, each after its index hint",          \
+    "the sum, least significant first, each digit after its index hint")
 
 enum class TaskKind {
 #define PELAB_TASK_ENUM(id, ...) id,

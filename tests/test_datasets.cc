@@ -511,7 +511,9 @@ TEST(Batcher, RandomPositionsAreSortedSubsetsAndLeaveTheRowsAlone) {
     draw_sorted_positions(32, 8, rng, pos.data());
     for (int i = 0; i < 8; ++i) {
       ASSERT_TRUE(pos[i] >= 0 && pos[i] < 32);
-      if (i > 0) ASSERT_LT(pos[i - 1], pos[i]) << "sorted and distinct";
+      if (i > 0) {
+        ASSERT_LT(pos[i - 1], pos[i]) << "sorted and distinct";
+      }
       ++count[static_cast<int>(pos[i])];
     }
   }

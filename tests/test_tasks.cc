@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -116,6 +117,63 @@ std::string solve(TaskKind t, const std::string& in) {
       }
       return std::string(1, last);
     }
+    case TaskKind::COUNTING: {
+      std::map<char, int> value;
+      for (size_t i = 0; i + 2 < in.size(); i += 2) {
+        const char x = in[i], op = in[i + 1];
+        if (x == '.') continue;
+        if (op == '0') value[x] = 0;
+        else {
+          EXPECT_TRUE(value.count(x)) << "an increment of an unset variable: " << in;
+          EXPECT_LT(value[x], 10) << "a value past 10: " << in;
+          ++value[x];
+        }
+      }
+      EXPECT_EQ(in[in.size() - 2], '?');
+      EXPECT_TRUE(value.count(in.back())) << "the query names a set variable: " << in;
+      return std::to_string(value[in.back()]);
+    }
+    case TaskKind::SELECTIVE_COPY: {
+      std::string s;
+      std::copy_if(in.begin(), in.end(), std::back_inserter(s), [](char c) { return c != '.'; });
+      EXPECT_EQ(s.size(), (in.size() + 3) / 4) << in;
+      return s;
+    }
+    case TaskKind::LEGO: {
+      // clause by clause into a map; then walk the chain from the clause on 1
+      std::map<char, std::pair<char, char>> rule;  // x -> (sign, operand)
+      for (size_t i = 0; i < in.size(); i += 5) rule[in[i]] = {in[i + 2], in[i + 3]};
+      std::map<char, char> next;
+      char x = 0;
+      for (const auto& [y, r] : rule) (r.second == '1' ? x : next[r.second]) = y;
+      std::string s;
+      int v = 1;
+      for (size_t k = 0; k < rule.size(); ++k, x = next[x]) {
+        v = rule[x].first == '+' ? v : -v;
+        s += x, s += v > 0 ? '+' : '-';
+      }
+      return s;
+    }
+    case TaskKind::INDEX_HINT_ADDITION: {
+      const size_t op = in.find('+');
+      const std::string a = in.substr(0, op), b = in.substr(op + 1);
+      if (a.size() / 2 > 36) return "";
+      EXPECT_EQ(a.size(), b.size());
+      u128 x = 0, y = 0;
+      std::string hints;
+      for (size_t i = a.size(); i >= 2; i -= 2) {  // least significant first: read from the back
+        x = x * 10 + static_cast<u128>(a[i - 1] - '0'), y = y * 10 + static_cast<u128>(b[i - 1] - '0');
+        EXPECT_EQ(a[i - 2], b[i - 2]) << "both operands carry the same hints";
+      }
+      for (size_t i = 0; i < a.size(); i += 2) hints += a[i];
+      const std::string sum = to_dec(x + y);
+      const std::string all = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+      const size_t start = all.find(hints);
+      EXPECT_NE(start, std::string::npos) << "the hints are a run of consecutive letters: " << in;
+      std::string s;
+      for (size_t i = 0; i < sum.size(); ++i) s += all[start + i], s += sum[sum.size() - 1 - i];
+      return s;
+    }
   }
   return "";
 }
@@ -125,6 +183,10 @@ size_t input_bytes(TaskKind t, int64_t L) {
   switch (t) {
     case TaskKind::ADDITION: return static_cast<size_t>(2 * L + 1);
     case TaskKind::FLIP_FLOP: return static_cast<size_t>(2 * L - 1);
+    case TaskKind::COUNTING: return static_cast<size_t>(2 * L + 2);
+    case TaskKind::LEGO: return static_cast<size_t>(5 * L - 1);
+    case TaskKind::INDEX_HINT_ADDITION: return static_cast<size_t>(4 * L + 1);
+    case TaskKind::SELECTIVE_COPY:
     case TaskKind::PARITY:
     case TaskKind::MODULAR_ARITHMETIC:
     case TaskKind::REVERSE_STRING:
@@ -147,6 +209,7 @@ TEST(Tasks, EveryAnswerIsRightAndEveryLengthMeansWhatItSays) {
     EXPECT_EQ(parse_task(info.name), info.kind);
     std::vector<int64_t> lengths;
     for (int64_t L = info.train_min; L <= info.train_max; ++L) lengths.push_back(L);
+    for (int64_t L = info.train_max + 1; L <= info.train_max + 10; ++L) lengths.push_back(L);  // just past the range
     for (int64_t L : {100, 501}) lengths.push_back(L);
     Rng rng(11);
     int64_t checked = 0;
@@ -267,6 +330,44 @@ TEST(Tasks, BadLengthsFailWithOneClearLine) {
   EXPECT_NO_THROW(check_task_range(TaskKind::DUPLICATE_STRING, 1, 40, 122));
   EXPECT_THROW(check_task_range(TaskKind::MODULAR_ARITHMETIC, 4, 4, 100), Error);
   EXPECT_NO_THROW(check_task_range(TaskKind::MODULAR_ARITHMETIC, 4, 5, 100));
+  EXPECT_THROW(make_task_example(TaskKind::COUNTING, 2, rng), Error);
+  EXPECT_THROW(make_task_example(TaskKind::LEGO, 53, rng), Error);
+  EXPECT_NE(task_length_problem(TaskKind::LEGO, 53).find("52 letters"), std::string::npos);
+  EXPECT_NO_THROW(make_task_example(TaskKind::LEGO, 52, rng));
+  EXPECT_THROW(make_task_example(TaskKind::INDEX_HINT_ADDITION, 52, rng), Error);
+  EXPECT_NO_THROW(make_task_example(TaskKind::INDEX_HINT_ADDITION, 51, rng));
+  EXPECT_THROW(check_task_range(TaskKind::LEGO, 1, 60, 1000), Error);
+}
+
+// What the exact-answer check cannot see: that the examples vary the way the
+// task means them to, so that a model cannot pass with a shortcut.
+TEST(Tasks, NewerTasksVaryWhereTheyMust) {
+  Rng rng(17);
+  std::set<std::string> counts;
+  int nonzero = 0;
+  for (int k = 0; k < 400; ++k) {
+    const TaskExample ex = make_task_example(TaskKind::COUNTING, 64, rng);
+    counts.insert(ex.answer);
+    nonzero += ex.answer != "0";
+  }
+  EXPECT_GE(counts.size(), 6u) << "counting answers spread over 0..10";
+  EXPECT_GT(nonzero, 200) << "most queried variables were incremented";
+
+  int shuffled = 0;
+  for (int k = 0; k < 100; ++k) {
+    const TaskExample ex = make_task_example(TaskKind::LEGO, 6, rng);
+    shuffled += ex.input.rfind(ex.answer.substr(0, 1) + ":", 0) != 0;  // the chain's root is not shown first
+  }
+  EXPECT_GT(shuffled, 60) << "the chain's first clause is not always shown first";
+
+  std::set<char> starts;
+  for (int k = 0; k < 200; ++k) starts.insert(make_task_example(TaskKind::INDEX_HINT_ADDITION, 5, rng).input[0]);
+  EXPECT_GT(starts.size(), 30u) << "the hints start anywhere in a-z, A-Z (47 starts for L = 5)";
+  EXPECT_FALSE(starts.count('Z')) << "a run of 6 hints (carry included) cannot start at the last letter";
+
+  std::set<size_t> places;
+  for (int k = 0; k < 200; ++k) places.insert(make_task_example(TaskKind::SELECTIVE_COPY, 40, rng).input.find_first_not_of('.'));
+  EXPECT_GT(places.size(), 5u) << "the letters sit at random places";
 }
 
 TEST(Tasks, BatcherTrainsOnAnswersOnly) {
