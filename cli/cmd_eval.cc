@@ -58,6 +58,9 @@ void eval_options(po::options_description_easy_init& o) {
    ("depths", s("0,0.25,0.5,0.75,1"), "passkey probe: needle depths in [0, 1] of the haystack (the run's train split)")
    ("trials", s("10"), "probe: examples per length and depth")
    ("seed", s("1"), "probe: seed of the examples")
+   ("random-positions", s("0"), "with --task or --probe: read each example at a sorted random subset of positions "
+                                "[0, M) instead of 0..n-1, as the randomized-positions paper tests (for a run trained "
+                                "with --train.random-positions M); 0: off")
    ("examples", po::value<std::string>(), "with --task: print the first N examples of each length as JSON lines (input, "
                                           "answer, length, text) and evaluate nothing (no --run needed). With --probe: print the first N examples of each length and depth as JSON lines "
                                           "(text, answer, answer_offset; passkey: needle_offset, depth, haystack_bytes; copy: "
@@ -115,6 +118,9 @@ ProbeOptions probe_options(const Context& ctx, const std::vector<int64_t>& lengt
   const long long seed = ctx.integer("seed");
   PELAB_CHECK(seed >= 0, "--seed must be >= 0, got " << seed, "e.g. --seed 1");
   opt.seed = static_cast<uint64_t>(seed);
+  opt.random_positions = ctx.integer("random-positions");
+  PELAB_CHECK(opt.random_positions >= 0, "--random-positions must be >= 0, got " << opt.random_positions,
+              "0 reads examples at 0..n-1");
   if (ctx.has("task")) {
     // `trained`: the run's own task, so that one sweep stage scores every point of a task axis.
     opt.suite = data::parse_task(ctx.str("task") == "trained" ? trained_task(open_trained_run(ctx)) : ctx.str("task"));
@@ -175,8 +181,10 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
   ProbeOptions opt = probe_options(ctx, eopt.lengths, &ds);
   opt.quiet = eopt.quiet;
   const std::string name = suite ? data::task_info(*opt.suite).name : data::to_string(opt.task);
-  const std::string label = ctx.has("label") ? ctx.str("label")
-                                             : (suite ? "task-" : "probe-") + name + (changes.empty() ? "" : "-" + pe.label());
+  const std::string label =
+      ctx.has("label") ? ctx.str("label")
+                       : (suite ? "task-" : "probe-") + name + (changes.empty() ? "" : "-" + pe.label()) +
+                             (opt.random_positions > 0 ? "-random-positions-" + std::to_string(opt.random_positions) : "");
   check_result_label(label);
   const int64_t longest = probe_input_length(opt, opt.lengths.back());
   check_memory(Model::memory_bytes(run.config, 1, longest, /*training=*/false),
@@ -190,6 +198,10 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
     if (suite) g.set_attr("task", name);
     g.set_attr("trials", opt.trials);
     g.set_attr("seed", static_cast<int64_t>(opt.seed));
+    g.set_attr("random_positions", opt.random_positions);
+    g.set_attr("positions", opt.random_positions > 0 ? "a sorted random subset of [0, " +
+                                                          std::to_string(opt.random_positions) + ") per example"
+                                                    : std::string("0..n-1"));
     g.set_attr("scoring", suite ? "teacher-forced greedy: an example counts when the argmax at every answer byte and "
                                   "the closing newline is that byte"
                                 : "teacher-forced greedy: an example counts when the argmax at every answer byte is that byte");
@@ -230,8 +242,10 @@ int run_probe_command(const Context& ctx, const EvalOptions& eopt, const Trained
     return 0;
   }
   if (suite) {
-    std::printf("%s: task %s, %lld examples per length, %s (trained at T = %lld); L: %s\n", run.folder.dir().c_str(),
+    std::printf("%s: task %s, %lld examples per length, %s (trained at T = %lld)%s; L: %s\n", run.folder.dir().c_str(),
                 name.c_str(), static_cast<long long>(opt.trials), pe.label().c_str(), static_cast<long long>(run.train_len),
+                opt.random_positions > 0 ? (", positions random in [0, " + std::to_string(opt.random_positions) + ")").c_str()
+                                         : "",
                 data::task_info(*opt.suite).length_means);
     std::printf("%8s %7s %17s %7s %17s\n", "length", "exact", "95% CI", "byte", "95% CI");
     for (uint64_t i = 0; i < rows; ++i) {
@@ -303,6 +317,8 @@ int run_eval(Context& ctx) {
 
   if (ctx.has("probe") || ctx.has("task")) return run_probe_command(ctx, opt, run, pe, changes);
   PELAB_CHECK(!ctx.has("examples"), "--examples shows a probe's or a task's examples", "add --probe passkey|copy|mqar or --task NAME");
+  PELAB_CHECK(ctx.integer("random-positions") == 0, "--random-positions reads a probe's or a task's examples at random positions",
+              "add --task NAME or --probe passkey|copy|mqar, or drop --random-positions");
   const EvalText text = text_to_score(ctx, run.data_dir);
   const int64_t longest_batch = std::max<int64_t>(1, opt.batch_tokens / opt.lengths.back());
   check_memory(Model::memory_bytes(trained, longest_batch, opt.lengths.back(), /*training=*/false),

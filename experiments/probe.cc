@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "datasets/batcher.h"
 #include "experiments/statistics.h"
 
 namespace pelab {
@@ -33,6 +34,18 @@ data::TaskExample probe_task_example(const ProbeOptions& opt, int64_t L, int64_t
   return data::make_task_example(*opt.suite, L, rng);
 }
 
+std::vector<double> probe_positions(const ProbeOptions& opt, int64_t L, int64_t c, int64_t k, int64_t n) {
+  PELAB_CHECK(opt.random_positions >= n, "--random-positions " << opt.random_positions << " is shorter than an example of "
+                                                               << n << " tokens",
+              "give --random-positions at least the longest example");
+  // A stream apart from the example's own (which draws its content), so that
+  // the examples are those of the same probe at 0..n-1.
+  Rng rng = Rng::stream(example_stream(opt, L, c, k).next_u64(), 7);
+  std::vector<double> pos(static_cast<size_t>(n));
+  data::draw_sorted_positions(opt.random_positions, n, rng, pos.data());
+  return pos;
+}
+
 data::Example probe_example(const ProbeOptions& opt, int64_t L, int64_t c, double depth, int64_t k) {
   if (opt.suite) return data::task_tokens(probe_task_example(opt, L, k));
   Rng rng = example_stream(opt, L, c, k);
@@ -48,6 +61,13 @@ data::Example probe_example(const ProbeOptions& opt, int64_t L, int64_t c, doubl
 std::vector<double> probe_columns(const ProbeOptions& opt) {
   PELAB_CHECK(opt.trials >= 1, "--trials must be >= 1, got " << opt.trials, "e.g. --trials 10");
   PELAB_CHECK(!opt.lengths.empty(), "no --lengths", "e.g. --lengths 256,1024");
+  if (opt.random_positions > 0) {
+    const int64_t longest = probe_input_length(opt, *std::max_element(opt.lengths.begin(), opt.lengths.end()));
+    PELAB_CHECK(opt.random_positions >= longest && opt.random_positions <= (int64_t{1} << 30),
+                "--random-positions " << opt.random_positions << " must be in [" << longest
+                                      << " (the longest example's input), 2^30]",
+                "give --random-positions at least " << longest << ", e.g. the run's --train.random-positions");
+  }
   if (opt.suite) {
     for (int64_t L : opt.lengths) {
       const std::string problem = data::task_length_problem(*opt.suite, L);
@@ -104,6 +124,7 @@ ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
           in[t] = ex.tokens[t];
           tg[t] = ex.tokens[t + 1];
         }
+        if (opt.random_positions > 0) model.set_positions(probe_positions(opt, opt.lengths[li], c, k, L));
         model.evaluate(in.data(), tg.data(), 1, static_cast<int>(L));
         const float* probs = model.probabilities();
         bool all = true;
@@ -127,6 +148,7 @@ ProbeResult run_probe(Model& model, const ProbeOptions& opt) {
     }
   }
   progress.finish();
+  if (opt.random_positions > 0) model.set_positions({});
   return r;
 }
 

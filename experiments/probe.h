@@ -13,6 +13,13 @@
 // A task of the suite (datasets/tasks.h; `pelab eval --task`) is scored the
 // same way: L is the task's length, the example its text() (the input, '=',
 // the answer and '\n', the last two scored), one column.
+//
+// With random_positions = M the model reads each example at the positions of
+// a sorted random subset of [0, M) (Transformer::set_positions), as the
+// randomized-positions reference code tests (arXiv 2305.16843), instead of
+// 0..n-1: a model trained with --train.random-positions M has rarely seen
+// contiguous positions. The subset comes from the example's own stream, so
+// two arms scored with one seed see the same positions.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +40,7 @@ struct ProbeOptions {
   uint64_t seed = 1;               // of the examples: arms probed with one seed see the same examples
   data::Haystack haystack;         // passkey, mqar: real text (the run's train split)
   std::optional<data::TaskKind> suite;  // set: a task of the suite instead of `task`
+  int64_t random_positions = 0;    // > 0: positions a sorted random subset of [0, M); 0: 0..n-1
   bool quiet = false;
 };
 
@@ -45,6 +53,9 @@ int64_t probe_input_length(const ProbeOptions& opt, int64_t L);
 data::Example probe_example(const ProbeOptions& opt, int64_t L, int64_t c, double depth, int64_t k);
 // The suite task's example k at length L (opt.suite set), from the same stream.
 data::TaskExample probe_task_example(const ProbeOptions& opt, int64_t L, int64_t k);
+// The positions example k of cell (L, c) is read at when opt.random_positions
+// > 0: n sorted distinct values of [0, M), from the example's stream.
+std::vector<double> probe_positions(const ProbeOptions& opt, int64_t L, int64_t c, int64_t k, int64_t n);
 // Checks the task, lengths, depths and trials; returns the depth columns.
 std::vector<double> probe_columns(const ProbeOptions& opt);
 

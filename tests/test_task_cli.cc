@@ -10,6 +10,7 @@
 #include "core/hdf5_file.h"
 #include "core/json_line.h"
 #include "datasets/dataset.h"
+#include "experiments/probe.h"
 
 namespace pelab {
 namespace {
@@ -192,6 +193,71 @@ TEST_F(TaskCliTest, RandomPositionsResumeExactlyAndRefuseTheBiases) {
                              "--train.length 32 --train.random-positions 128 --train.steps 1 --quiet --out bad"),
                        "learned position table");
   EXPECT_FALSE(fs::exists(dir_ / "bad"));
+}
+
+// The positions a probe reads an example at (--random-positions M): sorted,
+// distinct, below M, the same for one seed, example and length, and 0..n-1
+// when M = n, the only subset there is.
+TEST(ProbePositions, AreASortedSubsetFromTheExamplesStream) {
+  ProbeOptions opt;
+  opt.suite = data::TaskKind::REVERSE_STRING;
+  opt.lengths = {8};
+  opt.random_positions = 512;
+  const std::vector<double> a = probe_positions(opt, 8, 0, 3, 17);
+  ASSERT_EQ(a.size(), 17u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(a[i] >= 0 && a[i] < 512);
+    if (i > 0) {
+      EXPECT_LT(a[i - 1], a[i]);
+    }
+  }
+  EXPECT_EQ(probe_positions(opt, 8, 0, 3, 17), a);
+  EXPECT_NE(probe_positions(opt, 8, 0, 4, 17), a) << "each example draws its own";
+  EXPECT_GT(a.back() - a.front(), 100) << "spread over [0, 512), not 0..16";
+  opt.random_positions = 17;
+  const std::vector<double> id = probe_positions(opt, 8, 0, 3, 17);
+  for (size_t i = 0; i < id.size(); ++i) EXPECT_EQ(id[i], static_cast<double>(i));
+  opt.random_positions = 10;
+  EXPECT_THROW(probe_columns(opt), Error) << "M below the longest example";
+}
+
+// pelab eval --task --random-positions: M = the example's length reads it at
+// 0..n-1 (the same numbers as without), a larger M is recorded in the result,
+// and what cannot take positions is refused with one line.
+TEST_F(TaskCliTest, EvalAtRandomPositions) {
+  const std::string base = "train --model.d-model 16 --model.n-layers 1 --model.n-heads 2 --train.length 32 "
+                           "--train.batch 4 --train.eval-every 20 --train.threads 1 --quiet "
+                           "--data.task reverse-string --data.task-max-length 8";
+  ASSERT_EQ(pelab(base + " --pe rope --train.steps 20 --train.random-positions 128 --out rp-eval").rc, 0);
+  const std::string eval = "eval --run rp-eval --task trained --lengths 4,8 --trials 20 --json --threads 1 --quiet";
+  const RunResult plain = pelab(eval + " --label plain");
+  const RunResult same = pelab(eval + " --label same --random-positions 17");
+  ASSERT_EQ(plain.rc, 0) << plain.err;
+  ASSERT_EQ(same.rc, 0) << same.err;
+  const auto numbers = [](const std::string& out) {
+    std::vector<std::string> v;
+    for (const auto& j : parse_json_lines(out, "eval --json")) v.push_back(j.at("exact") + " " + j.at("byte"));
+    return v;
+  };
+  // L = 4 examples take 9 of the 17 positions: a subset of [0, 17), so only L = 8 is the identity.
+  EXPECT_EQ(numbers(plain.out)[1], numbers(same.out)[1]);
+  const RunResult spread = pelab("eval --run rp-eval --task trained --lengths 4,8 --trials 20 --threads 1 --quiet "
+                                 "--random-positions 128");
+  ASSERT_EQ(spread.rc, 0) << spread.err;
+  EXPECT_NE(spread.out.find("positions random in [0, 128)"), std::string::npos) << spread.out;
+  {
+    h5::File f = h5::File::open_read((dir_ / "rp-eval" / "run.h5").string());
+    const h5::Group g = f.open_group("eval/task-reverse-string-random-positions-128");
+    EXPECT_EQ(g.attr_int("random_positions"), 128);
+    EXPECT_EQ(f.open_group("eval/plain").attr_int("random_positions"), 0);
+  }
+  expect_clean_failure(pelab("eval --run rp-eval --task trained --lengths 8 --random-positions 16 --quiet"),
+                       "--random-positions 16");
+  expect_clean_failure(pelab("eval --run rp-eval --lengths 32 --random-positions 64 --text /dev/null --quiet"),
+                       "--random-positions");
+  ASSERT_EQ(pelab(base + " --pe alibi --train.steps 1 --out alibi-eval").rc, 0);
+  expect_clean_failure(pelab("eval --run alibi-eval --task trained --lengths 8 --random-positions 64 --quiet"),
+                       "index distance");
 }
 
 TEST_F(TaskCliTest, BadInputGetsOneClearLine) {
