@@ -158,6 +158,136 @@ void make_counting(int64_t L, Rng& rng, std::string& in, std::string& out) {
   }
 }
 
+// RULER's "noise" haystack (arXiv 2404.06654): five sentences repeated, which
+// RULER uses for its variable-tracking task and as one of its needle
+// haystacks; it needs no corpus, so these tasks draw from a seed alone.
+constexpr const char* kNoise[] = {"The grass is green. ", "The sky is blue. ", "The sun is yellow. ", "Here we go. ",
+                                  "There and back again. "};
+constexpr int64_t kNoiseMaxBytes = 22;
+constexpr int kNeedles = 4;
+
+// n distinct three-letter lowercase names.
+std::vector<std::string> distinct_names(int n, Rng& rng) {
+  std::vector<std::string> names;
+  while (static_cast<int>(names.size()) < n) {
+    const std::string s = symbols(3, "abcdefghijklmnopqrstuvwxyz", 26, rng);
+    if (std::find(names.begin(), names.end(), s) == names.end()) names.push_back(s);
+  }
+  return names;
+}
+
+// n distinct integers of [lo, hi], as decimal strings.
+std::vector<std::string> distinct_numbers(int n, int64_t lo, int64_t hi, Rng& rng) {
+  std::vector<std::string> v;
+  while (static_cast<int>(v.size()) < n) {
+    const std::string s = std::to_string(rng.uniform_int(lo, hi));
+    if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+  }
+  return v;
+}
+
+// L noise sentences with each insert placed before sentence `position`
+// (0..L, L: after the last); inserts at one boundary keep their order.
+std::string haystack_with(int64_t L, std::vector<std::pair<int64_t, std::string>> inserts) {
+  std::stable_sort(inserts.begin(), inserts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string s;
+  size_t j = 0;
+  for (int64_t i = 0; i <= L; ++i) {
+    while (j < inserts.size() && inserts[j].first == i) s += inserts[j++].second;
+    if (i < L) s += kNoise[i % 5];
+  }
+  return s;
+}
+
+// n boundaries of L noise sentences, uniform over 0..L, ascending.
+std::vector<int64_t> boundaries(int n, int64_t L, Rng& rng) {
+  std::vector<int64_t> at(static_cast<size_t>(n));
+  for (auto& a : at) a = rng.uniform_int(0, L);
+  std::sort(at.begin(), at.end());
+  return at;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+std::string needle(const std::string& key, const std::string& code) { return "The code of " + key + " is " + code + ". "; }
+
+// The three needle tasks share their haystack and needles; they differ in
+// which keys and codes the needles carry and what is asked.
+void make_niah(TaskKind t, int64_t L, Rng& rng, std::string& in, std::string& out) {
+  const std::vector<std::string> codes = distinct_numbers(kNeedles, 1000, 9999, rng);
+  std::vector<std::string> keys = distinct_names(kNeedles, rng);
+  if (t == TaskKind::NIAH_MULTIVALUE) keys.assign(kNeedles, keys[0]);
+  const std::vector<int64_t> at = boundaries(kNeedles, L, rng);
+  std::vector<std::pair<int64_t, std::string>> inserts;
+  for (int i = 0; i < kNeedles; ++i) inserts.emplace_back(at[static_cast<size_t>(i)], needle(keys[static_cast<size_t>(i)], codes[static_cast<size_t>(i)]));
+  in = haystack_with(L, inserts);
+  if (t == TaskKind::NIAH_MULTIVALUE) {
+    in += "Codes of " + keys[0] + "?";
+    out = join(codes, ",");  // the needles appear in code order: their boundaries ascend
+    return;
+  }
+  const size_t q = rng.below(kNeedles);
+  if (t == TaskKind::NIAH_MULTIKEY) {
+    in += "Code of " + keys[q] + "?";
+    out = codes[q];
+    return;
+  }
+  size_t r = rng.below(kNeedles - 1);
+  if (r >= q) ++r;  // a second, different key
+  in += "Codes of " + keys[q] + "," + keys[r] + "?";
+  out = codes[q] + "," + codes[r];
+}
+
+// Two chains VAR x0: V, VAR x1: VAR x0, ... (4 hops each), each in order,
+// interleaved at random boundaries; the question names one chain's value.
+void make_variable_tracking(int64_t L, Rng& rng, std::string& in, std::string& out) {
+  constexpr int kChains = 2, kHops = 4;
+  const std::vector<std::string> names = distinct_names(kChains * (kHops + 1), rng);
+  const std::vector<std::string> values = distinct_numbers(kChains, 10000, 99999, rng);
+  std::vector<std::pair<int64_t, std::string>> inserts;
+  for (int c = 0; c < kChains; ++c) {
+    const std::vector<int64_t> at = boundaries(kHops + 1, L, rng);
+    for (int h = 0; h <= kHops; ++h) {
+      const std::string& x = names[static_cast<size_t>(c * (kHops + 1) + h)];
+      inserts.emplace_back(at[static_cast<size_t>(h)],
+                           "VAR " + x + ": " + (h == 0 ? values[static_cast<size_t>(c)] : "VAR " + names[static_cast<size_t>(c * (kHops + 1) + h - 1)]) + ". ");
+    }
+  }
+  in = haystack_with(L, inserts);
+  const size_t q = rng.below(kChains);
+  in += "Vars with " + values[q] + "?";
+  out = join(std::vector<std::string>(names.begin() + static_cast<std::ptrdiff_t>(q * (kHops + 1)),
+                                      names.begin() + static_cast<std::ptrdiff_t>((q + 1) * (kHops + 1))),
+             ",");
+}
+
+// L uncommon words once each and three common ones four times each, shuffled;
+// four-letter pseudo-words (consonant, vowel, consonant, vowel).
+void make_common_words(int64_t L, Rng& rng, std::string& in, std::string& out) {
+  constexpr int kCommon = 3, kRepeats = 4;
+  std::vector<std::string> words;
+  while (static_cast<int64_t>(words.size()) < L + kCommon) {
+    std::string w;
+    for (int i = 0; i < 2; ++i) w += "bdfgklmnprstvz"[rng.below(14)], w += "aeiou"[rng.below(5)];
+    if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
+  }
+  std::vector<std::string> list(words.begin() + kCommon, words.end());
+  for (int c = 0; c < kCommon; ++c)
+    for (int r = 0; r < kRepeats; ++r) list.push_back(words[static_cast<size_t>(c)]);
+  shuffle(list, rng);
+  std::vector<std::string> first;  // the common words in order of first appearance
+  for (const auto& w : list)
+    if (std::find(words.begin(), words.begin() + kCommon, w) != words.begin() + kCommon &&
+        std::find(first.begin(), first.end(), w) == first.end())
+      first.push_back(w);
+  in = join(list, " ") + " Most common?";
+  out = join(first, ",");
+}
+
 int64_t max_length(TaskKind t) {
   switch (t) {
     case TaskKind::LEGO: return kLegoVariables;
@@ -177,7 +307,12 @@ int64_t max_length(TaskKind t) {
     case TaskKind::SORT:
     case TaskKind::FLIP_FLOP:
     case TaskKind::COUNTING:
-    case TaskKind::SELECTIVE_COPY: return int64_t{1} << 20;
+    case TaskKind::SELECTIVE_COPY:
+    case TaskKind::NIAH_MULTIKEY:
+    case TaskKind::NIAH_MULTIVALUE:
+    case TaskKind::NIAH_MULTIQUERY:
+    case TaskKind::VARIABLE_TRACKING:
+    case TaskKind::COMMON_WORDS: return int64_t{1} << 20;
   }
   return 0;
 }
@@ -201,7 +336,12 @@ int64_t min_length(TaskKind t) {
     case TaskKind::SORT:
     case TaskKind::SELECTIVE_COPY:
     case TaskKind::LEGO:
-    case TaskKind::INDEX_HINT_ADDITION: return 1;
+    case TaskKind::INDEX_HINT_ADDITION:
+    case TaskKind::NIAH_MULTIKEY:
+    case TaskKind::NIAH_MULTIVALUE:
+    case TaskKind::NIAH_MULTIQUERY:
+    case TaskKind::VARIABLE_TRACKING:
+    case TaskKind::COMMON_WORDS: return 1;
   }
   return 1;
 }
@@ -280,6 +420,14 @@ int64_t task_max_bytes(TaskKind t, int64_t L) {
     case TaskKind::SELECTIVE_COPY: return L + 1 + (L + 3) / 4 + 1;
     case TaskKind::LEGO: return (5 * L - 1) + 1 + 2 * L + 1;
     case TaskKind::INDEX_HINT_ADDITION: return (4 * L + 1) + 1 + 2 * (L + 1) + 1;
+    // the haystack, four needles of 25 bytes, the question, '=', the answer, '\n'
+    case TaskKind::NIAH_MULTIKEY: return kNoiseMaxBytes * L + 100 + 12 + 1 + 4 + 1;
+    case TaskKind::NIAH_MULTIVALUE: return kNoiseMaxBytes * L + 100 + 13 + 1 + 19 + 1;
+    case TaskKind::NIAH_MULTIQUERY: return kNoiseMaxBytes * L + 100 + 17 + 1 + 9 + 1;
+    // two chains of 16 + 4 x 18 bytes, the question (16), the answer (19)
+    case TaskKind::VARIABLE_TRACKING: return kNoiseMaxBytes * L + 176 + 16 + 1 + 19 + 1;
+    // L + 12 words of 4 letters and a space, the question (13), the answer (14)
+    case TaskKind::COMMON_WORDS: return 5 * (L + 12) - 1 + 13 + 1 + 14 + 1;
   }
   return 0;
 }
@@ -408,6 +556,11 @@ TaskExample make_task_example(TaskKind t, int64_t L, Rng& rng) {
       out = hinted(sum);
       break;
     }
+    case TaskKind::NIAH_MULTIKEY:
+    case TaskKind::NIAH_MULTIVALUE:
+    case TaskKind::NIAH_MULTIQUERY: make_niah(t, L, rng, in, out); break;
+    case TaskKind::VARIABLE_TRACKING: make_variable_tracking(L, rng, in, out); break;
+    case TaskKind::COMMON_WORDS: make_common_words(L, rng, in, out); break;
   }
   return ex;
 }

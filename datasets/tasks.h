@@ -72,7 +72,24 @@ namespace pelab::data {
     "each variable and its sign, in chain order ('a-b+c+')")                                                            \
   X(INDEX_HINT_ADDITION, "index-hint-addition", "arXiv 2402.09371 (addition, reversed digits, index hints)", 1, 20,     \
     "25,30,40,51", "digits of each operand (at most 51), least significant first, each after its index hint",          \
-    "the sum, least significant first, each digit after its index hint")
+    "the sum, least significant first, each digit after its index hint")                                               \
+  X(NIAH_MULTIKEY, "niah-multikey", "arXiv 2404.06654 (RULER multi-key needle in a haystack, noise haystack)", 1, 8,    \
+    "16,32,64,128", "haystack sentences; four needles 'The code of KEY is NNNN.' with distinct keys, one queried",     \
+    "the queried key's code (4 digits)")                                                                               \
+  X(NIAH_MULTIVALUE, "niah-multivalue", "arXiv 2404.06654 (RULER multi-value needle in a haystack, noise haystack)", 1, \
+    8, "16,32,64,128", "haystack sentences; four needles with one key and distinct codes",                               \
+    "the four codes in the order they appear, joined by ','")                                                          \
+  X(NIAH_MULTIQUERY, "niah-multiquery", "arXiv 2404.06654 (RULER multi-query needle in a haystack, noise haystack)", 1, \
+    8, "16,32,64,128", "haystack sentences; four needles with distinct keys, two queried",                               \
+    "the two queried codes in the query's order, joined by ','")                                                       \
+  X(VARIABLE_TRACKING, "variable-tracking", "arXiv 2404.06654 (RULER variable tracking, 4 hops, noise haystack)", 1, 8, \
+    "16,32,64,128",                                                                                                     \
+    "haystack sentences; two chains 'VAR x: NNNNN.' then 4 hops 'VAR y: VAR x.', in order, one value queried",          \
+    "the queried chain's five variables in chain order, joined by ','")                                                \
+  X(COMMON_WORDS, "common-words", "arXiv 2404.06654 (RULER common-words extraction, scaled down)", 1, 40,               \
+    "60,100,200,400",                                                                                                   \
+    "uncommon words, once each, shuffled with three common words four times each (four-letter pseudo-words)",          \
+    "the three common words in order of first appearance, joined by ','")
 
 enum class TaskKind {
 #define PELAB_TASK_ENUM(id, ...) id,

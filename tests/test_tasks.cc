@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -66,6 +67,18 @@ int mod5(const std::string& e) {
   while (!ops.empty()) apply();
   return vals.back();
 }
+
+// RULER's noise haystack: what is left of a haystack task's input once its
+// needles, statements and question are cut out must be exactly L of these.
+std::string noise(int64_t L) {
+  static const char* kNoise[] = {"The grass is green. ", "The sky is blue. ", "The sun is yellow. ", "Here we go. ",
+                                 "There and back again. "};
+  std::string s;
+  for (int64_t i = 0; i < L; ++i) s += kNoise[i % 5];
+  return s;
+}
+const std::regex kNeedle("The code of ([a-z]{3}) is ([0-9]{4})\\. ");
+const std::regex kVar("VAR ([a-z]{3}): (VAR ([a-z]{3})|([0-9]{5}))\\. ");
 
 // The answer an independent solver gives; "" when it cannot (too many bits).
 std::string solve(TaskKind t, const std::string& in) {
@@ -174,8 +187,68 @@ std::string solve(TaskKind t, const std::string& in) {
       for (size_t i = 0; i < sum.size(); ++i) s += all[start + i], s += sum[sum.size() - 1 - i];
       return s;
     }
+    case TaskKind::NIAH_MULTIKEY:
+    case TaskKind::NIAH_MULTIVALUE:
+    case TaskKind::NIAH_MULTIQUERY: {
+      std::vector<std::pair<std::string, std::string>> needles;  // (key, code) in order of appearance
+      for (std::sregex_iterator m(in.begin(), in.end(), kNeedle), end; m != end; ++m)
+        needles.emplace_back((*m)[1].str(), (*m)[2].str());
+      EXPECT_EQ(needles.size(), 4u) << in;
+      std::smatch q;
+      const std::string question = in.substr(in.rfind(". ") + 2);
+      EXPECT_TRUE(std::regex_match(question, q, std::regex("Codes? of ([a-z]{3})(,([a-z]{3}))?\\?"))) << question;
+      auto code_of = [&](const std::string& key) {
+        std::string codes;
+        for (const auto& [k, c] : needles)
+          if (k == key) codes += (codes.empty() ? "" : ",") + c;
+        return codes;
+      };
+      return q[3].matched ? code_of(q[1]) + "," + code_of(q[3]) : code_of(q[1]);
+    }
+    case TaskKind::VARIABLE_TRACKING: {
+      std::map<std::string, std::string> value;
+      std::vector<std::string> order;
+      for (std::sregex_iterator m(in.begin(), in.end(), kVar), end; m != end; ++m) {
+        const std::string x = (*m)[1];
+        EXPECT_TRUE((*m)[4].matched || value.count((*m)[3])) << "a hop after the statement it reads: " << in;
+        value[x] = (*m)[4].matched ? (*m)[4].str() : value[(*m)[3]];
+        order.push_back(x);
+      }
+      EXPECT_EQ(order.size(), 10u) << in;
+      const std::string v = in.substr(in.rfind("Vars with ") + 10, 5);
+      std::string s;
+      for (const auto& x : order)
+        if (value[x] == v) s += (s.empty() ? "" : ",") + x;
+      return s;
+    }
+    case TaskKind::COMMON_WORDS: {
+      std::map<std::string, int> count;
+      std::vector<std::string> first;
+      const std::string words = in.substr(0, in.size() - std::string(" Most common?").size());
+      for (size_t i = 0; i < words.size(); i += 5) {
+        const std::string w = words.substr(i, 4);
+        if (count[w]++ == 0) first.push_back(w);
+      }
+      std::string s;
+      for (const auto& w : first) {
+        EXPECT_TRUE(count[w] == 1 || count[w] == 4) << w;
+        if (count[w] == 4) s += (s.empty() ? "" : ",") + w;
+      }
+      return s;
+    }
   }
   return "";
+}
+
+// L as the input shows it, for the tasks whose input length varies.
+int64_t shown_length(TaskKind t, const std::string& in) {
+  if (t == TaskKind::COMMON_WORDS) return static_cast<int64_t>(in.size() - 12) / 5 - 12;
+  std::string hay = std::regex_replace(in, t == TaskKind::VARIABLE_TRACKING ? kVar : kNeedle, "");
+  hay = hay.substr(0, hay.rfind(". ") + 2);  // the question goes
+  int64_t L = 0;
+  for (size_t at = hay.find(". "); at != std::string::npos; at = hay.find(". ", at + 1)) ++L;
+  EXPECT_EQ(hay, noise(L)) << "the haystack is not RULER's noise sentences";
+  return L;
 }
 
 // The input length the task's L implies, and its alphabet.
@@ -186,6 +259,11 @@ size_t input_bytes(TaskKind t, int64_t L) {
     case TaskKind::COUNTING: return static_cast<size_t>(2 * L + 2);
     case TaskKind::LEGO: return static_cast<size_t>(5 * L - 1);
     case TaskKind::INDEX_HINT_ADDITION: return static_cast<size_t>(4 * L + 1);
+    case TaskKind::NIAH_MULTIKEY:
+    case TaskKind::NIAH_MULTIVALUE:
+    case TaskKind::NIAH_MULTIQUERY:
+    case TaskKind::VARIABLE_TRACKING:
+    case TaskKind::COMMON_WORDS: return 0;  // varies: shown_length() reads L back
     case TaskKind::SELECTIVE_COPY:
     case TaskKind::PARITY:
     case TaskKind::MODULAR_ARITHMETIC:
@@ -217,7 +295,11 @@ TEST(Tasks, EveryAnswerIsRightAndEveryLengthMeansWhatItSays) {
       if (!task_length_problem(info.kind, L).empty()) continue;
       for (int k = 0; k < 20; ++k) {
         const TaskExample ex = make_task_example(info.kind, L, rng);
-        ASSERT_EQ(ex.input.size(), input_bytes(info.kind, L)) << ex.input;
+        if (input_bytes(info.kind, L) > 0) {
+          ASSERT_EQ(ex.input.size(), input_bytes(info.kind, L)) << ex.input;
+        } else {
+          ASSERT_EQ(shown_length(info.kind, ex.input), L) << ex.input;
+        }
         EXPECT_EQ(ex.length, L);
         EXPECT_LE(static_cast<int64_t>(ex.text().size()), task_max_bytes(info.kind, L)) << ex.text();
         EXPECT_EQ(ex.input.find_first_of("=\n"), std::string::npos) << "the input holds no separator";
@@ -368,6 +450,20 @@ TEST(Tasks, NewerTasksVaryWhereTheyMust) {
   std::set<size_t> places;
   for (int k = 0; k < 200; ++k) places.insert(make_task_example(TaskKind::SELECTIVE_COPY, 40, rng).input.find_first_not_of('.'));
   EXPECT_GT(places.size(), 5u) << "the letters sit at random places";
+
+  // The queried needle sits at any depth of the haystack, and either chain is asked for.
+  bool shallow = false, deep = false;
+  std::set<std::string> firsts;
+  for (int k = 0; k < 200; ++k) {
+    const TaskExample ex = make_task_example(TaskKind::NIAH_MULTIKEY, 32, rng);
+    const std::string key = ex.input.substr(ex.input.rfind("Code of ") + 8, 3);
+    const double depth = static_cast<double>(ex.input.find("The code of " + key)) / static_cast<double>(ex.input.size());
+    shallow |= depth < 0.2, deep |= depth > 0.8;
+    const TaskExample vt = make_task_example(TaskKind::VARIABLE_TRACKING, 32, rng);
+    firsts.insert(vt.input.find("VAR " + vt.answer.substr(0, 3)) == vt.input.find("VAR ") ? "first" : "second");
+  }
+  EXPECT_TRUE(shallow && deep) << "the queried needle is found near both ends";
+  EXPECT_EQ(firsts.size(), 2u) << "the queried chain starts first in some examples, second in others";
 }
 
 TEST(Tasks, BatcherTrainsOnAnswersOnly) {
