@@ -123,6 +123,13 @@ void make_counting(int64_t L, Rng& rng, std::string& in, std::string& out) {
   for (;;) {
     in.clear();
     int value[kVars] = {-1, -1, -1};  // -1: not set
+    // A variable already set, uniformly; -1 when none is (nothing drawn then).
+    auto pick_set = [&] {
+      int set[kVars], n = 0;
+      for (int v = 0; v < kVars; ++v)
+        if (value[v] >= 0) set[n++] = v;
+      return n == 0 ? -1 : set[rng.below(static_cast<uint64_t>(n))];
+    };
     for (int64_t s = 0; s < L; ++s) {
       for (;;) {
         const uint64_t u = rng.below(58);
@@ -136,22 +143,15 @@ void make_counting(int64_t L, Rng& rng, std::string& in, std::string& out) {
           in += "..";
           break;
         }
-        int set[kVars], n = 0;
-        for (int v = 0; v < kVars; ++v)
-          if (value[v] >= 0) set[n++] = v;
-        if (n == 0) continue;
-        const int v = set[rng.below(static_cast<uint64_t>(n))];
-        if (value[v] + 1 > kMax) continue;
+        const int v = pick_set();
+        if (v < 0 || value[v] + 1 > kMax) continue;
         ++value[v];
         in += static_cast<char>('a' + v), in += '+';
         break;
       }
     }
-    int set[kVars], n = 0;
-    for (int v = 0; v < kVars; ++v)
-      if (value[v] >= 0) set[n++] = v;
-    if (n == 0) continue;
-    const int v = set[rng.below(static_cast<uint64_t>(n))];
+    const int v = pick_set();
+    if (v < 0) continue;
     in += '?', in += static_cast<char>('a' + v);
     out = std::to_string(value[v]);
     return;
